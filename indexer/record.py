@@ -25,6 +25,20 @@ TOPICS: tuple[str, ...] = (
 )
 """The ten Current Events Portal categories, as slugs."""
 
+TOPIC_LABELS: dict[str, str] = {
+    "armed-conflicts": "Armed conflicts and attacks",
+    "arts-culture": "Arts and culture",
+    "business-economy": "Business and economy",
+    "disasters-accidents": "Disasters and accidents",
+    "health-environment": "Health and environment",
+    "international-relations": "International relations",
+    "law-crime": "Law and crime",
+    "politics-elections": "Politics and elections",
+    "science-technology": "Science and technology",
+    "sports": "Sports",
+}
+"""Display names of the topics, as the Portal heads its sections."""
+
 ENTITY_TYPES: tuple[str, ...] = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT")
 """spaCy entity labels we keep; anything else from NER is dropped."""
 

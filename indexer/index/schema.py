@@ -1,0 +1,39 @@
+"""The Tantivy schema of an event index, and its version.
+
+Full-text fields are stemmed English (`en_stem`, built into Tantivy). Label fields
+(country, topic, entity, story, source) are raw-tokenized fast fields: filters match them
+exactly and facet counts come from Tantivy's terms aggregations. The whole `Event` is kept
+as a msgspec-encoded `payload`, so a hit renders without another store.
+"""
+
+from __future__ import annotations
+
+import tantivy
+
+SCHEMA_VERSION = 1
+"""Bump on any change below: an index carrying another version is rebuilt, never misread."""
+
+FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
+"""Searched by the search box, with these boosts: the event's own words weigh most."""
+FIELD_BOOSTS = {"headline": 2.0, "story_text": 1.5, "entity_text": 1.5, "source_text": 0.5}
+
+LABEL_FIELDS = ("country", "topic", "entity", "story", "source")
+"""Raw, fast, filterable and faceted; also usable as `field:value` in the search box."""
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    # Ids and old-version slugs: raw text, because delete-by-term on text ids is reliable.
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("alias", tokenizer_name="raw")
+    builder.add_text_field("headline", stored=True, tokenizer_name="en_stem")
+    for field in FULL_TEXT_FIELDS[1:]:
+        builder.add_text_field(field, tokenizer_name="en_stem")
+    for field in LABEL_FIELDS:
+        builder.add_text_field(field, fast=True, tokenizer_name="raw")
+    builder.add_date_field("date", indexed=True, fast=True)
+    # Calendar buckets for the date facet: date_histogram only has fixed intervals.
+    builder.add_integer_field("year", indexed=True, fast=True)
+    builder.add_integer_field("month", indexed=True, fast=True)
+    builder.add_bytes_field("payload", stored=True)
+    return builder.build()

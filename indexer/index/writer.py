@@ -1,0 +1,81 @@
+"""Write enriched events into the index: one document per event, upserted by id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import msgspec
+import tantivy
+
+from indexer.record import Event
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def to_document(event: Event) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("id", event.id)
+    for alias in event.aliases:
+        doc.add_text("alias", alias)
+    doc.add_text("headline", event.headline)
+    if event.story:
+        doc.add_text("story", event.story)
+        doc.add_text("story_text", event.story)
+    for topic in event.topics:
+        doc.add_text("topic", topic)
+    for code in event.countries:
+        doc.add_text("country", code)
+    for name in dict.fromkeys(e.name for e in event.entities):
+        doc.add_text("entity", name)
+        doc.add_text("entity_text", name)
+    for name in dict.fromkeys(s.name for s in event.sources if s.name):
+        doc.add_text("source", name)
+        doc.add_text("source_text", name)
+    day = event.date
+    doc.add_date("date", dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc))
+    doc.add_integer("year", day.year)
+    doc.add_integer("month", day.year * 100 + day.month)
+    doc.add_bytes("payload", _encoder.encode(event))
+    return doc
+
+
+class EventWriter:
+    """Upserts events into an index. Nothing is visible until `commit()`.
+
+    Use as a context manager: it commits on a clean exit and rolls back on an exception
+    (tantivy's own writer context manager commits even on errors).
+    """
+
+    def __init__(self, index: tantivy.Index, heap_size: int = 128_000_000, threads: int = 0):
+        self._writer = index.writer(heap_size=heap_size, num_threads=threads)
+
+    def upsert(self, events: Iterable[Event]) -> int:
+        count = 0
+        for event in events:
+            # Replaces the event and any document indexed earlier under one of its old slugs.
+            for stale_id in (event.id, *event.aliases):
+                self._writer.delete_documents_by_term("id", stale_id)
+            self._writer.add_document(to_document(event))
+            count += 1
+        return count
+
+    def delete(self, event_id: str) -> None:
+        self._writer.delete_documents_by_term("id", event_id)
+
+    def commit(self) -> None:
+        self._writer.commit()
+
+    def close(self) -> None:
+        """Wait for background segment merges; the writer is unusable afterwards."""
+        self._writer.wait_merging_threads()
+
+    def __enter__(self) -> EventWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self._writer.rollback()
+        self.close()
