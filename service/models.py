@@ -1,0 +1,114 @@
+"""Response shapes of the API. Dataclasses: orjson encodes them, Litestar documents them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class CountryOut:
+    code: str
+    name: str
+
+
+@dataclass(slots=True)
+class EntityOut:
+    name: str
+    type: str
+
+
+@dataclass(slots=True)
+class SourceOut:
+    name: str
+    url: str
+
+
+@dataclass(slots=True)
+class Hit:
+    """One event as a search result. `snippet` is the headline as HTML: matched terms in
+    <b>, everything else escaped."""
+
+    id: str
+    date: dt.date
+    headline: str
+    snippet: str
+    story: str | None
+    topics: list[str]
+    countries: list[CountryOut]
+    entities: list[EntityOut]
+    sources: list[SourceOut]
+
+
+@dataclass(slots=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass(slots=True)
+class Facets:
+    country: list[FacetValue]
+    topic: list[FacetValue]
+    entity: list[FacetValue]
+    story: list[FacetValue]
+    date: list[FacetValue]
+
+
+@dataclass(slots=True)
+class SearchResponse:
+    total: int
+    took_ms: float
+    page: int
+    size: int
+    hits: list[Hit]
+    facets: Facets
+
+
+@dataclass(slots=True)
+class VersionOut:
+    slug: str
+    headline: str
+    timestamp: str | None
+    current: bool
+
+
+@dataclass(slots=True)
+class RelatedLinkOut:
+    """A related event as the source listed it; `indexed` says whether we hold it."""
+
+    id: str
+    headline: str
+    date: dt.date | None
+    context: list[str]
+    indexed: bool
+
+
+@dataclass(slots=True)
+class EventDetail(Hit):
+    versions: list[VersionOut] = field(default_factory=list)
+    related_links: list[RelatedLinkOut] = field(default_factory=list)
+    source_format: str = ""
+
+
+@dataclass(slots=True)
+class RelatedHit(Hit):
+    """A related event; `context` names the tags it shares with the event asked about."""
+
+    score: float = 0.0
+    context: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RelatedResponse:
+    id: str
+    hits: list[RelatedHit]
+
+
+@dataclass(slots=True)
+class Health:
+    status: str
+    events: int
+    data_dir: str

@@ -1,0 +1,96 @@
+"""GET /api/search: the search box with filters, facets and paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from indexer.enrich.countries import normalise_country
+from indexer.record import TOPICS
+from service.config import Settings
+from service.models import SearchResponse
+from service.search.engine import EventIndex
+from service.search.query import SORTS, BadQuery, SearchRequest
+
+_Repeatable = Annotated[list[str] | None, Parameter()]
+
+
+class SearchController(Controller):
+    path = "/api/search"
+    tags = ["search"]
+
+    @get(sync_to_thread=True, summary="Search events", description=(
+        "Search-box syntax: all words are required; \"phrases\"; AND, OR, NOT and -word; "
+        "field:value on country, topic, entity, story, source. An empty `q` browses by the "
+        "filters alone. Facet counts reflect the query and every filter."))
+    def search(
+        self,
+        events: EventIndex,
+        settings: Settings,
+        q: Annotated[str, Parameter(description="Search-box text", max_length=1000)] = "",
+        country: Annotated[list[str] | None, Parameter(
+            description="ISO 3166-1 alpha-2 code or country name; repeat to match any")] = None,
+        topic: Annotated[list[str] | None, Parameter(
+            description=f"Topic slug, one of {', '.join(TOPICS)}; repeat to match any")] = None,
+        entity: Annotated[list[str] | None, Parameter(
+            description="Canonical entity name; repeat to match any")] = None,
+        story: Annotated[list[str] | None, Parameter(
+            description="Story label; repeat to match any")] = None,
+        date_from: Annotated[dt.date | None, Parameter(
+            query="from", description="First day, YYYY-MM-DD (inclusive)")] = None,
+        date_to: Annotated[dt.date | None, Parameter(
+            query="to", description="Last day, YYYY-MM-DD (inclusive)")] = None,
+        sort: Annotated[str, Parameter(
+            description="relevance, date (newest first, same as date:desc) or date:asc")] = "relevance",
+        page: Annotated[int, Parameter(ge=1, description="1-based page number")] = 1,
+        size: Annotated[int, Parameter(ge=1, le=100, description="Hits per page")] = 10,
+    ) -> SearchResponse:
+        request = SearchRequest(
+            text=q,
+            countries=tuple(_country_codes(country or [])),
+            topics=tuple(_topics(topic or [])),
+            entities=tuple(entity or []),
+            stories=tuple(story or []),
+            date_from=date_from,
+            date_to=date_to,
+            sort=_sort(sort),
+            page=page,
+            size=size,
+        )
+        _check_window(request, settings)
+        return events.search(request)
+
+
+def _country_codes(values: list[str]) -> list[str]:
+    codes = []
+    for value in values:
+        code = normalise_country(value)
+        if code is None:
+            raise BadQuery(f"unknown country {value!r}: give an ISO 3166-1 alpha-2 code or a name")
+        codes.append(code)
+    return codes
+
+
+def _topics(values: list[str]) -> list[str]:
+    for value in values:
+        if value not in TOPICS:
+            raise BadQuery(f"unknown topic {value!r}: expected one of {', '.join(TOPICS)}")
+    return values
+
+
+def _sort(value: str) -> str:
+    if value not in SORTS:
+        raise BadQuery(f"unknown sort {value!r}: expected one of {', '.join(SORTS)}")
+    return value
+
+
+def _check_window(request: SearchRequest, settings: Settings) -> None:
+    if request.date_from and request.date_to and request.date_from > request.date_to:
+        raise BadQuery("`from` is after `to`")
+    if request.page * request.size > settings.max_result_window:
+        raise BadQuery(
+            f"page * size may not exceed {settings.max_result_window}: narrow the search instead"
+        )
