@@ -8,14 +8,11 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from indexer.enrich.countries import normalise_country
 from indexer.record import TOPICS
 from service.config import Settings
 from service.models import SearchResponse
 from service.search.engine import EventIndex
-from service.search.query import SORTS, BadQuery, SearchRequest
-
-_Repeatable = Annotated[list[str] | None, Parameter()]
+from service.search.query import search_request
 
 
 class SearchController(Controller):
@@ -48,49 +45,10 @@ class SearchController(Controller):
         page: Annotated[int, Parameter(ge=1, description="1-based page number")] = 1,
         size: Annotated[int, Parameter(ge=1, le=100, description="Hits per page")] = 10,
     ) -> SearchResponse:
-        request = SearchRequest(
-            text=q,
-            countries=tuple(_country_codes(country or [])),
-            topics=tuple(_topics(topic or [])),
-            entities=tuple(entity or []),
-            stories=tuple(story or []),
-            date_from=date_from,
-            date_to=date_to,
-            sort=_sort(sort),
-            page=page,
-            size=size,
+        request = search_request(
+            q=q, country=country, topic=topic, entity=entity, story=story,
+            date_from=date_from, date_to=date_to, sort=sort, page=page, size=size,
+            max_result_window=settings.max_result_window,
         )
-        _check_window(request, settings)
         return events.search(request)
 
-
-def _country_codes(values: list[str]) -> list[str]:
-    codes = []
-    for value in values:
-        code = normalise_country(value)
-        if code is None:
-            raise BadQuery(f"unknown country {value!r}: give an ISO 3166-1 alpha-2 code or a name")
-        codes.append(code)
-    return codes
-
-
-def _topics(values: list[str]) -> list[str]:
-    for value in values:
-        if value not in TOPICS:
-            raise BadQuery(f"unknown topic {value!r}: expected one of {', '.join(TOPICS)}")
-    return values
-
-
-def _sort(value: str) -> str:
-    if value not in SORTS:
-        raise BadQuery(f"unknown sort {value!r}: expected one of {', '.join(SORTS)}")
-    return value
-
-
-def _check_window(request: SearchRequest, settings: Settings) -> None:
-    if request.date_from and request.date_to and request.date_from > request.date_to:
-        raise BadQuery("`from` is after `to`")
-    if request.page * request.size > settings.max_result_window:
-        raise BadQuery(
-            f"page * size may not exceed {settings.max_result_window}: narrow the search instead"
-        )

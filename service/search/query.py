@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import tantivy
 
+from indexer.enrich.countries import normalise_country
 from indexer.index.schema import FIELD_BOOSTS, FULL_TEXT_FIELDS
+from indexer.record import TOPICS
 
 SORTS = ("relevance", "date", "date:desc", "date:asc")
 """`date` and `date:desc` list the newest events first, `date:asc` the oldest."""
@@ -37,6 +39,53 @@ class SearchRequest:
             "entity": self.entities,
             "story": self.stories,
         }.get(facet, ())
+
+
+def search_request(
+    q: str = "",
+    country: list[str] | None = None,
+    topic: list[str] | None = None,
+    entity: list[str] | None = None,
+    story: list[str] | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    sort: str = "relevance",
+    page: int = 1,
+    size: int = 10,
+    max_result_window: int = 10_000,
+) -> SearchRequest:
+    """Validate raw parameters (as the API and the CLI get them) into a SearchRequest."""
+    if date_from and date_to and date_from > date_to:
+        raise BadQuery("`from` is after `to`")
+    if sort not in SORTS:
+        raise BadQuery(f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}")
+    if page * size > max_result_window:
+        raise BadQuery(f"page * size may not exceed {max_result_window}: narrow the search")
+    return SearchRequest(
+        text=q,
+        countries=tuple(_country_code(value) for value in country or ()),
+        topics=tuple(_topic(value) for value in topic or ()),
+        entities=tuple(entity or ()),
+        stories=tuple(story or ()),
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        page=page,
+        size=size,
+    )
+
+
+def _country_code(value: str) -> str:
+    code = normalise_country(value)
+    if code is None:
+        raise BadQuery(f"unknown country {value!r}: give an ISO 3166-1 alpha-2 code or a name")
+    return code
+
+
+def _topic(value: str) -> str:
+    if value not in TOPICS:
+        raise BadQuery(f"unknown topic {value!r}: expected one of {', '.join(TOPICS)}")
+    return value
 
 
 def text_query(index: tantivy.Index, text: str) -> tantivy.Query:
