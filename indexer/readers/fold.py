@@ -1,0 +1,159 @@
+"""One event, one document: fold the records of the same event together.
+
+Two records are the same event when
+  - they have the same id (the same page as .md, .json and .xml; or an earlier version's
+    page whose Changes already names the current slug), or
+  - one lists the other's id among its earlier versions (an alias), in either order of
+    arrival, through any chain of versions.
+
+Ids and aliases form a union-find forest whose roots are the current ids; each root keeps
+one pending Event. Nothing can be emitted before the end of the dump, since the very last
+file may name any earlier event as its old version: the table is the reader's one memory
+cost that grows with the dump.
+
+Merge rule: the current version's headline, story and date win; sources are united by url,
+versions and related links by slug, topics, countries and entities by value; source_format
+lists every format that contributed, sorted, joined by "+".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+import msgspec
+
+from indexer.record import Event, RelatedLink, Source, Version
+
+_T = TypeVar("_T")
+
+
+class Folder:
+    """Folds Events as they arrive; `events()` gives the result once all are added."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, Event] = {}
+        self._parent: dict[str, str] = {}
+        self.merged = 0
+        """Records folded into another record so far."""
+
+    def add(self, event: Event) -> None:
+        """Fold one record into the table."""
+        root = self._find(event.id)
+        if root in self._events:
+            self._events[root] = _merge(self._events[root], event, root)
+            self.merged += 1
+        else:
+            self._events[root] = event  # a root with no event yet is always the event's own id
+        for alias in event.aliases:
+            self._claim(alias, root)
+
+    def events(self) -> Iterator[Event]:
+        """The folded events, in order of first arrival, versions tidied."""
+        for root, event in self._events.items():
+            yield _tidy_versions(event, root)
+
+    def _claim(self, slug: str, root: str) -> None:
+        """Make `slug` (an earlier version of `root`) resolve to `root`, folding its event."""
+        other = self._find(slug)
+        if other == root:
+            return
+        if other in self._events:
+            # The earlier version's page arrived first, as an event of its own.
+            self._events[root] = _merge(self._events[root], self._events.pop(other), root)
+            self.merged += 1
+        self._parent[other] = root
+
+    def _find(self, slug: str) -> str:
+        """Follow aliases to the current id, shortening the path as it goes."""
+        path = []
+        while slug in self._parent:
+            path.append(slug)
+            slug = self._parent[slug]
+        for step in path:
+            self._parent[step] = slug
+        return slug
+
+
+def _merge(kept: Event, other: Event, root: str) -> Event:
+    """One Event from two records of the same event whose current id is `root`."""
+    if _speaks_for_current(other, root) and not _speaks_for_current(kept, root):
+        kept, other = other, kept
+    return msgspec.structs.replace(
+        kept,
+        id=root,
+        story=kept.story or other.story,
+        topics=_union(kept.topics, other.topics),
+        countries=_union(kept.countries, other.countries),
+        entities=_union(kept.entities, other.entities),
+        sources=_union_by(kept.sources, other.sources, _source_key),
+        versions=_merge_versions(kept.versions, other.versions),
+        related=_union_by(kept.related, other.related, _related_key),
+        source_format="+".join(sorted(set(_formats(kept) + _formats(other)))),
+    )
+
+
+def _speaks_for_current(event: Event, root: str) -> bool:
+    """Whether the record's headline is the current text of the event.
+
+    An earlier version's page keeps its old headline even when its Changes names the current
+    slug (so it has the current id): its headline differs from the current version's text.
+    """
+    if event.id != root:
+        return False
+    current = [v for v in event.versions if v.current and v.slug == root]
+    return not current or not current[-1].headline or current[-1].headline == event.headline
+
+
+def _merge_versions(kept: list[Version], other: list[Version]) -> list[Version]:
+    # Per slug, fill what one record lacks from the other (a timestamp, a headline).
+    by_slug = {v.slug: v for v in kept}
+    for version in other:
+        known = by_slug.get(version.slug)
+        by_slug[version.slug] = _fill_version(known, version) if known else version
+    return list(by_slug.values())
+
+
+def _fill_version(kept: Version, other: Version) -> Version:
+    return msgspec.structs.replace(
+        kept,
+        headline=kept.headline or other.headline,
+        timestamp=kept.timestamp or other.timestamp,
+    )
+
+
+def _tidy_versions(event: Event, root: str) -> Event:
+    """Only the root's version is current, and it comes last; the rest oldest first."""
+    if not event.versions:
+        return event
+    versions = [msgspec.structs.replace(v, current=v.slug == root) for v in event.versions]
+    # Timestamps ("2018-02-06 13:49:29") sort as text; without them all, the listed order
+    # (first record's versions, then the other's new ones) is the best guess there is.
+    earlier = [v for v in versions if not v.current]
+    if all(v.timestamp for v in earlier):
+        earlier.sort(key=lambda v: v.timestamp or "")
+    return msgspec.structs.replace(event, versions=earlier + [v for v in versions if v.current])
+
+
+def _formats(event: Event) -> list[str]:
+    return [f for f in event.source_format.split("+") if f]
+
+
+def _source_key(source: Source) -> str:
+    return source.url or f"name:{source.name}"
+
+
+def _related_key(link: RelatedLink) -> str:
+    return link.slug
+
+
+def _union(first: Iterable[_T], second: Iterable[_T]) -> list[_T]:
+    return list(dict.fromkeys([*first, *second]))
+
+
+def _union_by(first: list[_T], second: list[_T], key: Callable[[_T], str]) -> list[_T]:
+    # First mention wins: the kept record's entries, then what only the other one has.
+    by_key: dict[str, _T] = {}
+    for item in [*first, *second]:
+        by_key.setdefault(key(item), item)
+    return list(by_key.values())
