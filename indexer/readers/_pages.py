@@ -6,7 +6,8 @@ import datetime as dt
 import re
 
 _NEWS_PATH = re.compile(
-    r"/news/(?P<year>\d{4})/(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<slug>[^/?#]+?)(?:\.\w+)?(?:[?#].*)?$"
+    r"/news/(?P<year>\d{4})/(?P<month>\d{1,2})/(?P<day>\d{1,2})/"
+    r"(?P<slug>[^/?#]+?)(?:\.\w+)?(?:[?#].*)?$"
 )
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PAGE_EXTENSIONS = (".gz", ".md", ".json", ".xml", ".html", ".txt")

@@ -83,7 +83,9 @@ def _walk_file(location: str) -> Iterator[Member | Rejected]:
         yield Rejected(location, _reason(exc))
 
 
-def _expand(location: str, head: bytes, stream: BinaryIO, seekable: bool) -> Iterator[Member | Rejected]:
+def _expand(
+    location: str, head: bytes, stream: BinaryIO, seekable: bool
+) -> Iterator[Member | Rejected]:
     """Open `stream` if it is a container, else yield it as a leaf member."""
     if head.startswith(b"\x1f\x8b"):
         yield from _expand_gzip(location, stream)

@@ -16,7 +16,6 @@ _XML_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _XML_PROLOGUE = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(\[.*?\])?\s*>)", re.DOTALL)
 # A Markdown event page has a heading, a dated day link or a Formats line near its top.
 _MARKDOWN = re.compile(r"^(#{1,6} \S|Formats: \[)", re.MULTILINE)
-_PAGE_JSON_KEYS = ("slug", "path", "changes")
 
 
 def detect(head: bytes) -> Format:
@@ -88,8 +87,9 @@ def _json_object_format(text: str) -> Format:
     except ValueError:
         return "ndjson"  # a broken first line; the NDJSON reader reports it with its line
     if isinstance(first, dict) and not more_lines and "id" not in first:
-        if any(key in first for key in _PAGE_JSON_KEYS):
-            return "page-json"  # a page written compactly on one line
+        # A lone compact object without an Event id: a page written on one line (and if it
+        # is not, the page reader's reason names what is missing better than NDJSON's would).
+        return "page-json"
     return "ndjson"
 
 
