@@ -76,7 +76,7 @@ def ingest(
     enricher = Enricher(nlp or load_pipeline(), batch_size=batch_size)
     summary = IngestSummary()
     with EventWriter(create_index(data_dir)) as writer:
-        summary.indexed = writer.upsert(enricher.enrich(dump.events()))
+        summary.indexed = writer.upsert(enricher.enrich(dump.events))
     summary.read, summary.merged, summary.skipped = dump.read, dump.merged, dump.skipped
     summary.rejected = list(dump.rejected)
     if summary.rejected:
