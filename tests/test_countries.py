@@ -209,6 +209,32 @@ def test_short_forms_count_only_in_capitals(countries):
     assert countries("'Fight for Us': Frustration grows over stalled bill") == []
 
 
+def test_us_state_beats_a_small_countrys_subdivision(countries):
+    assert countries("Special Olympics drops vaccine mandate after Florida threatens fine") == [
+        "US"]
+
+
+def test_indonesian_province_from_the_second_level(countries):
+    assert countries("Tourists return to Bali as Indonesia reopens") == ["ID"]
+
+
+def test_company_named_like_a_subdivision_is_no_place(countries):
+    assert countries("Mark Zuckerberg risks losing $34 billion in a day after Meta shocker") == []
+
+
+def test_facility_named_for_a_person_is_no_place(countries):
+    assert countries("David Letterman roasts guests at Kennedy Center Honors") == []
+
+
+def test_demonym_mislabelled_person_counts(countries):
+    assert countries("Sri Lankan economy has 'completely collapsed', leader says") == ["LK"]
+
+
+def test_city_mislabelled_org_counts_in_a_geographic_headline(countries):
+    assert countries("Ottawa mayor declares state of emergency to deal with trucking blockade") == [
+        "CA"]
+
+
 # --- words around the mention ---------------------------------------------------------------
 
 
@@ -222,6 +248,14 @@ def test_congress_of_another_country_is_not_us(countries):
 
 def test_bare_congress_is_us(countries):
     assert countries("White House says talks with Congress stalled") == ["US"]
+
+
+def test_demonym_before_congress_is_not_us(countries):
+    assert countries("Peruvian Congress votes to remove president") == ["PE"]
+
+
+def test_sea_named_for_a_country_is_no_country(countries):
+    assert countries("Victims of the Indian Ocean tsunami remembered") == []
 
 
 def test_title_before_a_person_names_the_country(countries):

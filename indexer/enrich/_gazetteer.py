@@ -40,7 +40,7 @@ from pathlib import Path
 
 import msgspec
 
-GAZETTEER_VERSION = 2
+GAZETTEER_VERSION = 3
 """Bump when the build rules or hand tables change: cached gazetteers are rebuilt."""
 
 DEFAULT_MIN_CITY_POPULATION = 150_000
@@ -98,7 +98,8 @@ _ALIASES: dict[str, str] = {
 
 _INSTITUTIONS: dict[str, str] = {
     "Kremlin": "RU", "Duma": "RU", "State Duma": "RU",
-    "Pentagon": "US", "White House": "US", "Capitol Hill": "US", "Congress": "US",
+    "Pentagon": "US", "White House": "US", "Capitol": "US", "Capitol Hill": "US",
+    "Congress": "US",
     "Bundestag": "DE", "Knesset": "IL", "Downing Street": "GB", "Whitehall": "GB",
     "Scotland Yard": "GB", "Elysee": "FR", "Elysee Palace": "FR",
 }

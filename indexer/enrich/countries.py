@@ -23,7 +23,8 @@ How a headline is resolved
    - NORP: country names, demonyms, institutions ("Antique" is no Philippine province);
    - ORG: country names, demonyms, institutions and subdivisions ("Philippine Army",
      "Congress of Guatemala", "Illinois State Police": a subdivision only at the start),
-     not cities ("Mobile Telesystems");
+     not cities ("Mobile Telesystems") unless the city is the whole entity in a
+     geographic headline ("Ottawa mayor declares emergency");
      an ORG that is only a subdivision's name needs a geographic headline ("Meta" is a
      company, not the Colombian department);
    - PERSON: never a person's name ("Michael Jordan", "Chad Johnson"); a country word
@@ -82,7 +83,7 @@ _TITLES = {"president", "prime", "pm", "premier", "minister", "foreign", "defenc
 _GEO_CUES = {"border", "borders", "embassy", "government", "troops", "army", "military",
              "coup", "junta", "parliament", "election", "elections", "ministry", "refugees",
              "capital", "sanctions", "invasion", "invades", "war", "ceasefire", "airspace",
-             "province", "region", "visits", "country"}
+             "province", "region", "visits", "country", "mayor", "emergency"}
 _US_CUES = {"governor", "gov", "senate", "senator", "senators", "republican", "republicans",
             "democrat", "democrats", "gop", "county", "sheriff", "legislature", "runoff",
             "primary", "tech", "bulldogs", "statehouse", "trump", "biden", "fulton"}
@@ -224,6 +225,8 @@ def _accept(m: _Mention, ents_here: list[_Ent], texts: Sequence[str], norms: Seq
                 return _geographic(m, ents, mentions, words, others or {})
             org = next(e for e in ents_here if e.label == "ORG")
             return all(not w or w == "the" for w in norms[org.start:m.start])
+        if kind in (gz.CITY, gz.REGION):  # "Ottawa mayor declares ..." tagged ORG
+            return exact and _geographic(m, ents, mentions, words, others or {})
         return strong
     if ents_here:  # PRODUCT, EVENT, WORK_OF_ART, ...
         if strong:
