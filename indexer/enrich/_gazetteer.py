@@ -84,7 +84,8 @@ _ALIASES: dict[str, str] = {
     # Short forms and former names the packages lack or give to another code.
     "U.S.": "US", "US": "US", "USA": "US", "U.S.A.": "US", "America": "US",
     "UK": "GB", "U.K.": "GB", "Britain": "GB", "Great Britain": "GB",
-    "DPRK": "KP", "S. Korea": "KR", "N. Korea": "KP", "Burma": "MM", "Ivory Coast": "CI", "Macedonia": "MK",
+    "DPRK": "KP", "S. Korea": "KR", "N. Korea": "KP", "Burma": "MM", "Ivory Coast": "CI",
+    "Macedonia": "MK",
     "Kosovo": "XK", "Republic of Kosovo": "XK", "Vatican": "VA",
     # News style: bare "Congo" is the DRC; the other Congo is always qualified.
     "Congo": "CD", "Democratic Republic of Congo": "CD",
