@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, Request, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND
@@ -56,7 +56,7 @@ def _events(request: Request) -> EventIndex:
 
 
 @get("/health", sync_to_thread=True, tags=["operations"])
-def health(events: EventIndex, settings: Settings) -> Health:
+def health(events: NamedDependency[EventIndex], settings: NamedDependency[Settings]) -> Health:
     return Health(status="ok", events=events.count(), data_dir=str(settings.data_dir))
 
 

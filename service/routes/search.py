@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from indexer.record import TOPICS
 from service.config import Settings
@@ -25,25 +26,25 @@ class SearchController(Controller):
         "filters alone. Facet counts reflect the query and every filter."))
     def search(
         self,
-        events: EventIndex,
-        settings: Settings,
-        q: Annotated[str, Parameter(description="Search-box text", max_length=1000)] = "",
-        country: Annotated[list[str] | None, Parameter(
+        events: NamedDependency[EventIndex],
+        settings: NamedDependency[Settings],
+        q: Annotated[str, QueryParameter(description="Search-box text", max_length=1000)] = "",
+        country: Annotated[list[str] | None, QueryParameter(
             description="ISO 3166-1 alpha-2 code or country name; repeat to match any")] = None,
-        topic: Annotated[list[str] | None, Parameter(
+        topic: Annotated[list[str] | None, QueryParameter(
             description=f"Topic slug, one of {', '.join(TOPICS)}; repeat to match any")] = None,
-        entity: Annotated[list[str] | None, Parameter(
+        entity: Annotated[list[str] | None, QueryParameter(
             description="Canonical entity name; repeat to match any")] = None,
-        story: Annotated[list[str] | None, Parameter(
+        story: Annotated[list[str] | None, QueryParameter(
             description="Story label; repeat to match any")] = None,
-        date_from: Annotated[dt.date | None, Parameter(
-            query="from", description="First day, YYYY-MM-DD (inclusive)")] = None,
-        date_to: Annotated[dt.date | None, Parameter(
-            query="to", description="Last day, YYYY-MM-DD (inclusive)")] = None,
-        sort: Annotated[str, Parameter(
+        date_from: Annotated[dt.date | None, QueryParameter(
+            name="from", description="First day, YYYY-MM-DD (inclusive)")] = None,
+        date_to: Annotated[dt.date | None, QueryParameter(
+            name="to", description="Last day, YYYY-MM-DD (inclusive)")] = None,
+        sort: Annotated[str, QueryParameter(
             description="relevance, date (newest first, same as date:desc) or date:asc")] = "relevance",
-        page: Annotated[int, Parameter(ge=1, description="1-based page number")] = 1,
-        size: Annotated[int, Parameter(ge=1, le=100, description="Hits per page")] = 10,
+        page: Annotated[int, QueryParameter(ge=1, description="1-based page number")] = 1,
+        size: Annotated[int, QueryParameter(ge=1, le=100, description="Hits per page")] = 10,
     ) -> SearchResponse:
         request = search_request(
             q=q, country=country, topic=topic, entity=entity, story=story,
