@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     index.add_argument("--rejects", type=Path, default=None,
                        help="write rejected records as JSONL here (default: beside the index)")
+    index.add_argument("--processes", type=int, default=None, metavar="N",
+                       help="NLP worker processes (default: one per core for dumps of "
+                            "2,000 events or more, else 1)")
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
     index.set_defaults(run=_index)
 
@@ -94,7 +97,8 @@ def _data_dir(args) -> Path:
 def _index(args) -> int:
     from indexer.ingest import ingest
 
-    summary = ingest(args.paths, _data_dir(args), rejects_path=args.rejects)
+    summary = ingest(args.paths, _data_dir(args), rejects_path=args.rejects,
+                     processes=args.processes)
     print(orjson.dumps(summary.as_dict()).decode() if args.json else summary.describe())
     return EXIT_REJECTED if summary.rejected else 0
 

@@ -6,6 +6,7 @@ runs. Its summary always adds up: read = indexed + merged + rejected.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from indexer.index.writer import EventWriter
 from indexer.readers import Rejected, read_dump
 
 _REJECTS_FILE = "rejected.jsonl"
+_PARALLEL_FROM = 2_000  # events
 
 
 @dataclass
@@ -66,6 +68,7 @@ def ingest(
     rejects_path: Path | None = None,
     nlp: Language | None = None,
     batch_size: int = 256,
+    processes: int | None = None,
 ) -> IngestSummary:
     """Read, enrich and upsert every event of the dumps at `paths` into `data_dir`'s index."""
     started = time.perf_counter()
@@ -73,10 +76,14 @@ def ingest(
         if not Path(path).exists():
             raise FileNotFoundError(f"no such dump: {path}")
     dump = read_dump(paths)
-    enricher = Enricher(nlp or load_pipeline(), batch_size=batch_size)
+    if processes is None:
+        processes = _processes_for(len(dump.events))
+    enricher = Enricher(nlp or load_pipeline(), batch_size=batch_size, n_process=processes)
+    # Workers fork when enrich() is called: before the index writer starts its threads.
+    labelled = enricher.enrich(dump.events)
     summary = IngestSummary()
     with EventWriter(create_index(data_dir)) as writer:
-        summary.indexed = writer.upsert(enricher.enrich(dump.events))
+        summary.indexed = writer.upsert(labelled)
     summary.read, summary.merged, summary.skipped = dump.read, dump.merged, dump.skipped
     summary.rejected = list(dump.rejected)
     if summary.rejected:
@@ -84,6 +91,11 @@ def ingest(
         _write_rejects(summary.rejected, summary.rejects_path)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _processes_for(events: int) -> int:
+    """One process per core for large dumps; forking workers does not pay for small ones."""
+    return min(os.cpu_count() or 1, 4) if events >= _PARALLEL_FROM else 1
 
 
 def _write_rejects(rejected: list[Rejected], path: Path) -> None:

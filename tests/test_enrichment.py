@@ -65,3 +65,19 @@ def test_entities_given_by_the_source_are_kept(nlp):
 def test_missing_model_gives_a_clear_error():
     with pytest.raises(ModelNotInstalled, match="nlp_models.txt"):
         load_pipeline("no_such_model_xyz")
+
+
+def test_worker_processes_label_events_exactly_as_one_process_does(nlp):
+    headlines = [
+        "Russia deploys missiles in Kaliningrad near Poland.",
+        "Floods kill dozens in Pakistan's Sindh province.",
+        "Brazil's central bank raises interest rates again.",
+        "Kenya wins the marathon gold at the Olympics in Tokyo.",
+        "The Kremlin denies interfering in the U.S. election.",
+    ] * 40
+    events = [Event(id=str(i), date=dt.date(2020, 1, 1), headline=h)
+              for i, h in enumerate(headlines)]
+    alone = list(Enricher(nlp, batch_size=16).enrich(events))
+    parallel = list(Enricher(nlp, batch_size=16, n_process=2).enrich(events))
+    assert parallel == alone
+    assert [e.id for e in parallel] == [str(i) for i in range(len(headlines))]
