@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from indexer.enrich.pipeline import load_pipeline
-from indexer.ingest import ingest
+from indexer.ingest import IngestOptions, ingest
 from service.search.engine import EventIndex
 from service.search.query import SearchRequest
 
@@ -50,7 +50,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def measure(name: str, dump: Path, nlp, repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as data_dir:
-        summary = ingest([dump], Path(data_dir), nlp=nlp)
+        summary = ingest([dump], Path(data_dir), IngestOptions(nlp=nlp, use_cache=False))
         index = EventIndex.open(Path(data_dir))
         timings = []
         for _ in range(repeat):

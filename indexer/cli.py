@@ -42,20 +42,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
+    ingest_options = argparse.ArgumentParser(add_help=False)
+    ingest_options.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest_options.add_argument(
+        "--rejects", type=Path, default=None,
+        help="write rejected records as JSONL here (default: DATA_DIR/rejected.jsonl)")
+    ingest_options.add_argument(
+        "--processes", type=int, default=None, metavar="N",
+        help="NLP worker processes (default: one per core for dumps over 2 MB, else 1)")
+    ingest_options.add_argument(
+        "--no-cache", action="store_true",
+        help="run NLP on every headline, without the enrichment cache")
+    ingest_options.add_argument("--json", action="store_true",
+                                help="print the summary as JSON")
+    ingest_options.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show a progress bar (default: when stderr is a terminal)")
+
     index = commands.add_parser(
-        "index", parents=[data_dir], help="add or update events from dumps",
+        "index", parents=[data_dir, ingest_options], help="add or update events from dumps",
         description="Read dumps (directory, .tar, .tar.gz, .zip, .gz; Markdown/JSON/XML "
                     "event pages, WikiTimes JSON, NDJSON), enrich every headline with spaCy "
-                    "and upsert the events into the index. Exit 3 if records were rejected.",
+                    "and upsert the events into the live index. Exit 3 if records were "
+                    "rejected.",
     )
-    index.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    index.add_argument("--rejects", type=Path, default=None,
-                       help="write rejected records as JSONL here (default: beside the index)")
-    index.add_argument("--processes", type=int, default=None, metavar="N",
-                       help="NLP worker processes (default: one per core for dumps of "
-                            "2,000 events or more, else 1)")
-    index.add_argument("--json", action="store_true", help="print the summary as JSON")
     index.set_defaults(run=_index)
+
+    reindex = commands.add_parser(
+        "reindex", parents=[data_dir, ingest_options], help="rebuild the index from dumps",
+        description="Build a complete new index generation from the dumps, verify it, then "
+                    "make it live atomically; a running server picks it up without a "
+                    "restart. The live index is untouched until the switch, whatever "
+                    "happens. Exit 3 if records were rejected.",
+    )
+    reindex.add_argument("--keep", type=int, default=2, metavar="N",
+                         help="generations to keep, the live one included (default 2)")
+    reindex.set_defaults(run=_reindex)
 
     serve = commands.add_parser(
         "serve", parents=[data_dir], help="serve the HTTP API",
@@ -97,9 +119,30 @@ def _data_dir(args) -> Path:
 def _index(args) -> int:
     from indexer.ingest import ingest
 
-    summary = ingest(args.paths, _data_dir(args), rejects_path=args.rejects,
-                     processes=args.processes)
-    print(orjson.dumps(summary.as_dict()).decode() if args.json else summary.describe())
+    return _report(ingest(args.paths, _data_dir(args), _ingest_options(args)), args.json)
+
+
+def _reindex(args) -> int:
+    from indexer.ingest import reindex
+
+    options = _ingest_options(args)
+    options.keep_generations = args.keep
+    return _report(reindex(args.paths, _data_dir(args), options), args.json)
+
+
+def _ingest_options(args):
+    from indexer.ingest import IngestOptions, default_processes
+
+    return IngestOptions(
+        rejects_path=args.rejects,
+        processes=args.processes or default_processes(args.paths),
+        use_cache=not args.no_cache,
+        progress=args.progress,
+    )
+
+
+def _report(summary, as_json: bool) -> int:
+    print(orjson.dumps(summary.as_dict()).decode() if as_json else summary.describe())
     return EXIT_REJECTED if summary.rejected else 0
 
 

@@ -1,26 +1,40 @@
-"""The indexing flow, end to end: dump -> readers -> fold -> enrich -> index.
+"""The indexing flow, end to end: dump -> readers -> fold -> enrich -> index generation.
 
-`ingest` is what `eventsearch index` (and the first `serve` on an empty data directory)
-runs. Its summary always adds up: read = indexed + merged + rejected.
+`ingest` adds or updates events in the live generation (`eventsearch index`, and the first
+`serve` on an empty data directory); `reindex` builds a complete new generation from whole
+dumps, verifies it and swaps it in atomically (`eventsearch reindex`). Both stream: memory
+holds the ids seen so far, a few batches in flight and the writer's heap, whatever the size
+of the dump. Their summary always adds up: read = indexed + merged + rejected.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+import tantivy
 from spacy.language import Language
+from tqdm import tqdm
 
+from indexer.enrich.cache import EnrichmentCache, fingerprint
 from indexer.enrich.pipeline import Enricher, load_pipeline
-from indexer.index.storage import create_index
+from indexer.index import storage
 from indexer.index.writer import EventWriter
-from indexer.readers import Rejected, read_dump
+from indexer.readers import Rejected, Skipped, iter_records
+from indexer.readers.fold import StreamFolder, as_current
+from indexer.record import Event
 
-_REJECTS_FILE = "rejected.jsonl"
-_PARALLEL_FROM = 2_000  # events
+REJECTS_FILE = "rejected.jsonl"
+CACHE_FILE = "enrichment-cache.sqlite"
+_SHOWN_REJECTS = 10
+
+
+class VerificationFailed(RuntimeError):
+    """A freshly built generation did not pass its checks; the live one stays."""
 
 
 @dataclass
@@ -28,10 +42,13 @@ class IngestSummary:
     read: int = 0
     indexed: int = 0
     merged: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
+    rejected: int = 0
     skipped: int = 0
+    cache_hits: int = 0
     seconds: float = 0.0
+    generation: str | None = None
     rejects_path: Path | None = None
+    first_rejects: list[Rejected] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -43,64 +60,180 @@ class IngestSummary:
             "read": self.read,
             "indexed": self.indexed,
             "merged": self.merged,
-            "rejected": len(self.rejected),
+            "rejected": self.rejected,
             "skipped_non_events": self.skipped,
+            "cache_hits": self.cache_hits,
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.rate, 1),
+            "generation": self.generation,
             "rejects_path": str(self.rejects_path) if self.rejects_path else None,
         }
 
     def describe(self) -> str:
         lines = [
             f"read {self.read} records: {self.indexed} indexed, {self.merged} merged, "
-            f"{len(self.rejected)} rejected ({self.skipped} non-event pages skipped) "
-            f"in {self.seconds:.1f} s, {self.rate:.0f} events/s"
+            f"{self.rejected} rejected ({self.skipped} non-event pages skipped, "
+            f"{self.cache_hits} labels from cache) in {self.seconds:.1f} s, "
+            f"{self.rate:.0f} events/s"
         ]
-        lines += [f"  rejected {r.location}: {r.reason}" for r in self.rejected[:10]]
-        if len(self.rejected) > 10:
-            lines.append(f"  ... {len(self.rejected) - 10} more in {self.rejects_path}")
+        lines += [f"  rejected {r.location}: {r.reason}" for r in self.first_rejects]
+        if self.rejected > len(self.first_rejects):
+            lines.append(f"  ... all {self.rejected} rejected records are in {self.rejects_path}")
         return "\n".join(lines)
 
 
-def ingest(
-    paths: list[Path],
-    data_dir: Path,
-    rejects_path: Path | None = None,
-    nlp: Language | None = None,
-    batch_size: int = 256,
-    processes: int | None = None,
-) -> IngestSummary:
-    """Read, enrich and upsert every event of the dumps at `paths` into `data_dir`'s index."""
+@dataclass
+class IngestOptions:
+    rejects_path: Path | None = None
+    nlp: Language | None = None
+    processes: int = 1
+    batch_size: int = 256
+    use_cache: bool = True
+    keep_generations: int = 2
+    progress: bool | None = None  # None: show a progress bar when stderr is a terminal
+
+
+def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
+    """Add or update every event of the dumps at `paths` in the live generation."""
+    options = options or IngestOptions()
+    _check_paths(paths)
+    with storage.reindex_lock(data_dir):
+        if storage.index_exists(data_dir):
+            name = storage.live_generation(data_dir)
+            index = storage.open_generation(data_dir, name)
+            summary = _run(paths, data_dir, index, options)
+        else:
+            name, index = storage.new_generation(data_dir)
+            summary = _run(paths, data_dir, index, options)
+            storage.publish(data_dir, name)
+    summary.generation = name
+    return summary
+
+
+def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
+    """Build a new generation from whole dumps, verify it, make it live, prune old ones.
+
+    Until the pointer is replaced, the live generation is untouched: a crash or kill at any
+    moment leaves it serving, and the next reindex removes the partial generation.
+    """
+    options = options or IngestOptions()
+    _check_paths(paths)
+    with storage.reindex_lock(data_dir):
+        for name in storage.abandoned_generations(data_dir):
+            storage.remove_generation(data_dir, name)
+        name, index = storage.new_generation(data_dir)
+        try:
+            summary = _run(paths, data_dir, index, options)
+            _verify(index, summary)
+        except BaseException:
+            storage.remove_generation(data_dir, name)
+            raise
+        storage.publish(data_dir, name)
+        storage.prune(data_dir, keep=options.keep_generations)
+    summary.generation = name
+    return summary
+
+
+def _run(paths: list[Path], data_dir: Path, index: tantivy.Index,
+         options: IngestOptions) -> IngestSummary:
     started = time.perf_counter()
-    for path in paths:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"no such dump: {path}")
-    dump = read_dump(paths)
-    if processes is None:
-        processes = _processes_for(len(dump.events))
-    enricher = Enricher(nlp or load_pipeline(), batch_size=batch_size, n_process=processes)
-    # Workers fork when enrich() is called: before the index writer starts its threads.
-    labelled = enricher.enrich(dump.events)
-    summary = IngestSummary()
-    with EventWriter(create_index(data_dir)) as writer:
-        summary.indexed = writer.upsert(labelled)
-    summary.read, summary.merged, summary.skipped = dump.read, dump.merged, dump.skipped
-    summary.rejected = list(dump.rejected)
-    if summary.rejected:
-        summary.rejects_path = rejects_path or Path(data_dir) / _REJECTS_FILE
-        _write_rejects(summary.rejected, summary.rejects_path)
+    summary = IngestSummary(rejects_path=options.rejects_path or Path(data_dir) / REJECTS_FILE)
+    nlp = options.nlp or load_pipeline()
+    cache = EnrichmentCache(Path(data_dir) / CACHE_FILE, fingerprint(nlp)) if options.use_cache else None
+    enricher = Enricher(nlp, batch_size=options.batch_size, n_process=options.processes,
+                        cache=cache)
+    folder = StreamFolder()
+    with _RejectsReport(summary) as report:
+        events = _admitted(iter_records(paths), folder, summary, report)
+        # Workers fork when enrich() is called: before the index writer starts its threads.
+        labelled = enricher.enrich(events)
+        with EventWriter(index) as writer:
+            written = writer.upsert(_progress(labelled, options.progress))
+    summary.indexed = written - folder.superseded
+    summary.merged = folder.merged
+    if cache:
+        summary.cache_hits = cache.hits
+        cache.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _processes_for(events: int) -> int:
-    """One process per core for large dumps; forking workers does not pay for small ones."""
-    return min(os.cpu_count() or 1, 4) if events >= _PARALLEL_FROM else 1
+def _admitted(records: Iterable[Event | Rejected | Skipped], folder: StreamFolder,
+              summary: IngestSummary, report: _RejectsReport) -> Iterator[Event]:
+    for record in records:
+        if isinstance(record, Skipped):
+            summary.skipped += 1
+            continue
+        summary.read += 1
+        if isinstance(record, Rejected):
+            report.add(record)
+        elif folder.admit(record):
+            yield as_current(record)
 
 
-def _write_rejects(rejected: list[Rejected], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    encoder = msgspec.json.Encoder()
-    with path.open("wb") as out:
-        for record in rejected:
-            out.write(encoder.encode(record) + b"\n")
+def _verify(index: tantivy.Index, summary: IngestSummary) -> None:
+    index.reload()
+    searcher = index.searcher()
+    if searcher.num_docs != summary.indexed:
+        raise VerificationFailed(
+            f"new generation holds {searcher.num_docs} events, expected {summary.indexed}"
+        )
+    if summary.indexed and searcher.search(tantivy.Query.all_query(), limit=1).count < 1:
+        raise VerificationFailed("new generation answers no probe query")
+
+
+def _progress(events: Iterable[Event], enabled: bool | None) -> Iterator[Event]:
+    # tqdm's disable=None turns the bar off when stderr is not a terminal (logs, CI).
+    disable = None if enabled is None else not enabled
+    return iter(tqdm(events, desc="enrich + index", unit=" events", disable=disable,
+                     mininterval=0.5, dynamic_ncols=True))
+
+
+def _check_paths(paths: list[Path]) -> None:
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no such dump: {path}")
+
+
+class _RejectsReport:
+    """Streams rejected records to JSONL (file, line/offset, reason); keeps a few to show."""
+
+    def __init__(self, summary: IngestSummary):
+        self._summary = summary
+        self._out = None
+        self._encoder = msgspec.json.Encoder()
+
+    def add(self, record: Rejected) -> None:
+        self._summary.rejected += 1
+        if len(self._summary.first_rejects) < _SHOWN_REJECTS:
+            self._summary.first_rejects.append(record)
+        if self._out is None:
+            path = self._summary.rejects_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = path.open("wb")
+        self._out.write(self._encoder.encode(record) + b"\n")
+
+    def __enter__(self) -> _RejectsReport:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._out is not None:
+            self._out.close()
+        elif self._summary.rejects_path.exists():
+            self._summary.rejects_path.unlink()  # a report from an earlier run would mislead
+        if not self._summary.rejected:
+            self._summary.rejects_path = None
+
+
+def default_processes(paths: list[Path]) -> int:
+    """One NLP process per core (at most 4) for large dumps; forking does not pay for small."""
+    size = sum(_size(Path(p)) for p in paths)
+    return min(os.cpu_count() or 1, 4) if size >= 2_000_000 else 1
+
+
+def _size(path: Path) -> int:
+    if not path.exists():
+        return 0  # reported as a missing dump by the run itself
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

@@ -27,10 +27,10 @@ def nlp(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory, nlp) -> Path:
     """A data directory indexed from the bundled sample dump, shared by read-only tests."""
-    from indexer.ingest import ingest
+    from indexer.ingest import IngestOptions, ingest
 
     data_dir = tmp_path_factory.mktemp("sample-data")
-    summary = ingest([SAMPLE_DUMP], data_dir, nlp=nlp)
+    summary = ingest([SAMPLE_DUMP], data_dir, IngestOptions(nlp=nlp))
     assert summary.indexed > 150 and not summary.rejected
     return data_dir
 

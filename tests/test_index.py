@@ -1,4 +1,4 @@
-"""Indexing into a real Tantivy index on disk: upserts, aliases, schema versions."""
+"""Indexing into real Tantivy generations on disk: upserts, aliases, versions, swaps."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from indexer.index import storage
 from indexer.index.schema import SCHEMA_VERSION
-from indexer.index.storage import IndexUnavailable, create_index, index_dir, open_index
 from indexer.index.writer import EventWriter
 from indexer.record import Event, Version
 from service.search.engine import EventIndex, EventNotFound
@@ -19,8 +19,22 @@ def event(event_id: str, headline: str, **fields) -> Event:
 
 
 def write(data_dir, *events: Event) -> None:
-    with EventWriter(create_index(data_dir), heap_size=15_000_000, threads=1) as writer:
+    """Upsert into the live generation, creating and publishing one if there is none."""
+    if storage.index_exists(data_dir):
+        name = storage.live_generation(data_dir)
+        index = storage.open_generation(data_dir, name)
+    else:
+        name, index = storage.new_generation(data_dir)
+    with EventWriter(index, heap_size=15_000_000, threads=1) as writer:
         writer.upsert(events)
+    storage.publish(data_dir, name)
+
+
+def build_generation(data_dir, *events: Event) -> str:
+    name, index = storage.new_generation(data_dir)
+    with EventWriter(index, heap_size=15_000_000, threads=1) as writer:
+        writer.upsert(events)
+    return name
 
 
 def test_reindexing_the_same_event_replaces_it(tmp_path):
@@ -51,21 +65,60 @@ def test_unknown_event_raises_not_found(tmp_path):
 def test_failed_batch_is_rolled_back(tmp_path):
     write(tmp_path, event("e1", "Kept"))
     with pytest.raises(RuntimeError):
-        with EventWriter(open_index(tmp_path), heap_size=15_000_000, threads=1) as writer:
+        with EventWriter(storage.open_index(tmp_path), heap_size=15_000_000, threads=1) as writer:
             writer.upsert([event("e2", "Never committed")])
             raise RuntimeError("enrichment failed half-way")
     assert EventIndex.open(tmp_path).count() == 1
 
 
 def test_missing_index_is_reported_with_what_to_run(tmp_path):
-    with pytest.raises(IndexUnavailable, match="eventsearch index"):
-        open_index(tmp_path)
+    with pytest.raises(storage.IndexUnavailable, match="eventsearch index"):
+        storage.open_index(tmp_path)
 
 
-def test_index_of_another_schema_version_is_not_read_but_rebuilt(tmp_path):
+def test_generation_of_another_schema_version_is_not_read(tmp_path):
     write(tmp_path, event("e1", "Something"))
-    (index_dir(tmp_path) / "schema_version").write_text(f"{SCHEMA_VERSION + 1}\n")
-    with pytest.raises(IndexUnavailable, match="schema version"):
-        open_index(tmp_path)
-    write(tmp_path, event("e2", "Other"))
-    assert EventIndex.open(tmp_path).count() == 1
+    live = storage.live_generation(tmp_path)
+    (storage.generations_dir(tmp_path) / live / "schema_version").write_text(
+        f"{SCHEMA_VERSION + 1}\n")
+    assert not storage.index_exists(tmp_path)
+    with pytest.raises(storage.IndexUnavailable, match="schema version"):
+        storage.open_index(tmp_path)
+
+
+def test_published_generation_is_picked_up_by_a_running_reader(tmp_path):
+    write(tmp_path, event("e1", "Floods in the valley"))
+    reader = EventIndex.open(tmp_path)
+    assert not reader.refresh()
+    new = build_generation(tmp_path, event("e2", "Storms on the coast"), event("e3", "More storms"))
+    assert reader.count() == 1  # not live until published
+    storage.publish(tmp_path, new)
+    assert reader.refresh() and reader.generation == new
+    assert reader.count() == 2
+    assert reader.search(SearchRequest(text="floods")).total == 0
+
+
+def test_pruning_keeps_the_live_generation_and_the_newest(tmp_path):
+    names = [build_generation(tmp_path, event(f"e{i}", "Text")) for i in range(4)]
+    storage.publish(tmp_path, names[1])
+    removed = storage.prune(tmp_path, keep=2)
+    remaining = sorted(p.name for p in storage.generations_dir(tmp_path).iterdir())
+    assert remaining == sorted([names[1], names[2], names[3]])
+    assert removed == [names[0]]
+
+
+def test_searcher_opened_before_pruning_keeps_answering(tmp_path):
+    write(tmp_path, event("e1", "Floods in the valley"))
+    reader = EventIndex.open(tmp_path)
+    old = storage.live_generation(tmp_path)
+    storage.publish(tmp_path, build_generation(tmp_path, event("e2", "Storms")))
+    storage.remove_generation(tmp_path, old)
+    assert reader.search(SearchRequest(text="floods")).total == 1  # still the old files
+    assert reader.refresh() and reader.search(SearchRequest(text="storms")).total == 1
+
+
+def test_only_one_reindex_at_a_time(tmp_path):
+    with storage.reindex_lock(tmp_path):
+        with pytest.raises(storage.ReindexRunning):
+            with storage.reindex_lock(tmp_path):
+                pass

