@@ -138,12 +138,14 @@ class _Mention(NamedTuple):
     entry: Entry
 
 
+@functools.lru_cache(maxsize=65536)
 def _clean(text: str) -> str:
     """Token text without invisible format characters (a zero-width space before "Canada")."""
     text = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
+@functools.lru_cache(maxsize=65536)
 def _norm(text: str) -> str:
     """Matching form of one token; "S.Africa" -> "south africa"."""
     short = _COMPASS_SHORT.match(text)
