@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     ingest_options.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="show a progress bar (default: when stderr is a terminal)")
+    ingest_options.add_argument(
+        "--status-file", type=Path, default=None, metavar="FILE",
+        help="keep a JSON progress report in FILE (used by the admin jobs API)")
 
     index = commands.add_parser(
         "index", parents=[data_dir, ingest_options], help="add or update events from dumps",
@@ -138,6 +141,7 @@ def _ingest_options(args):
         processes=args.processes or default_processes(args.paths),
         use_cache=not args.no_cache,
         progress=args.progress,
+        status_path=args.status_file,
     )
 
 

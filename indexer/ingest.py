@@ -9,6 +9,7 @@ of the dump. Their summary always adds up: read = indexed + merged + rejected.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+import orjson
 import tantivy
 from spacy.language import Language
 from tqdm import tqdm
@@ -24,7 +26,7 @@ from indexer.enrich.cache import EnrichmentCache, fingerprint
 from indexer.enrich.pipeline import Enricher, load_pipeline
 from indexer.index import storage
 from indexer.index.writer import EventWriter
-from indexer.readers import Rejected, Skipped, iter_records
+from indexer.readers import Rejected, Skipped, iter_records, ndjson
 from indexer.readers.fold import StreamFolder, as_current
 from indexer.record import Event
 
@@ -91,6 +93,7 @@ class IngestOptions:
     use_cache: bool = True
     keep_generations: int = 2
     progress: bool | None = None  # None: show a progress bar when stderr is a terminal
+    status_path: Path | None = None  # JSON progress for a supervisor (the admin jobs API)
 
 
 def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
@@ -147,11 +150,13 @@ def _run(paths: list[Path], data_dir: Path, index: tantivy.Index,
         events = _admitted(iter_records(paths), folder, summary, report)
         # Workers fork when enrich() is called: before the index writer starts its threads.
         labelled = enricher.enrich(events)
+        status = _StatusFile(options.status_path, summary, started)
         with EventWriter(index) as writer:
-            written = writer.upsert(_progress(labelled, options.progress))
+            written = writer.upsert(status.track(_progress(labelled, options.progress)))
+            status.write("committing")
     summary.indexed = written - folder.superseded
     summary.merged = folder.merged
-    if cache:
+    if cache is not None:
         summary.cache_hits = cache.hits
         cache.close()
     summary.seconds = time.perf_counter() - started
@@ -189,6 +194,44 @@ def _progress(events: Iterable[Event], enabled: bool | None) -> Iterator[Event]:
                      mininterval=0.5, dynamic_ncols=True))
 
 
+def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
+    """Upsert the events of an NDJSON body into the live generation (the write API).
+
+    Waits for no reindex: raises ReindexRunning instead, so the caller can ask to retry.
+    """
+    started = time.perf_counter()
+    summary = IngestSummary()
+    folder = StreamFolder()
+    records = ndjson.parse("body", io.BytesIO(body))
+    with storage.reindex_lock(data_dir):
+        index = storage.open_index(data_dir)
+        cache = EnrichmentCache(Path(data_dir) / CACHE_FILE, fingerprint(nlp))
+        try:
+            with _RejectsReport(summary, keep_file=False) as report:
+                labelled = Enricher(nlp, cache=cache).enrich(
+                    _admitted(records, folder, summary, report))
+                with EventWriter(index, heap_size=15_000_000, threads=1) as writer:
+                    written = writer.upsert(labelled)
+        finally:
+            cache.close()
+    summary.indexed = written - folder.superseded
+    summary.merged = folder.merged
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def delete_event(event_id: str, data_dir: Path) -> bool:
+    """Remove one event from the live generation; False if no such event."""
+    with storage.reindex_lock(data_dir):
+        index = storage.open_index(data_dir)
+        query = tantivy.Query.term_query(index.schema, "id", event_id)
+        if index.searcher().search(query, limit=1).count == 0:
+            return False
+        with EventWriter(index, heap_size=15_000_000, threads=1) as writer:
+            writer.delete(event_id)
+    return True
+
+
 def _check_paths(paths: list[Path]) -> None:
     for path in paths:
         if not Path(path).exists():
@@ -198,15 +241,18 @@ def _check_paths(paths: list[Path]) -> None:
 class _RejectsReport:
     """Streams rejected records to JSONL (file, line/offset, reason); keeps a few to show."""
 
-    def __init__(self, summary: IngestSummary):
+    def __init__(self, summary: IngestSummary, keep_file: bool = True):
         self._summary = summary
         self._out = None
         self._encoder = msgspec.json.Encoder()
+        self._keep_file = keep_file
 
     def add(self, record: Rejected) -> None:
         self._summary.rejected += 1
-        if len(self._summary.first_rejects) < _SHOWN_REJECTS:
+        if not self._keep_file or len(self._summary.first_rejects) < _SHOWN_REJECTS:
             self._summary.first_rejects.append(record)
+        if not self._keep_file:
+            return
         if self._out is None:
             path = self._summary.rejects_path
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,10 +265,41 @@ class _RejectsReport:
     def __exit__(self, *exc) -> None:
         if self._out is not None:
             self._out.close()
-        elif self._summary.rejects_path.exists():
+        elif self._summary.rejects_path and self._summary.rejects_path.exists():
             self._summary.rejects_path.unlink()  # a report from an earlier run would mislead
         if not self._summary.rejected:
             self._summary.rejects_path = None
+
+
+class _StatusFile:
+    """Progress as a small JSON file, replaced atomically at most twice a second."""
+
+    def __init__(self, path: Path | None, summary: IngestSummary, started: float):
+        self._path = path
+        self._summary = summary
+        self._started = started
+        self._written = 0
+        self._last = 0.0
+
+    def track(self, events: Iterable[Event]) -> Iterator[Event]:
+        self.write("reading")
+        for event in events:
+            self._written += 1
+            if self._path and time.perf_counter() - self._last > 0.5:
+                self.write("enrich + index")
+            yield event
+
+    def write(self, stage: str) -> None:
+        if self._path is None:
+            return
+        self._last = time.perf_counter()
+        elapsed = self._last - self._started
+        status = {"stage": stage, "read": self._summary.read, "written": self._written,
+                  "rejected": self._summary.rejected, "seconds": round(elapsed, 1),
+                  "events_per_second": round(self._written / elapsed, 1) if elapsed else 0.0}
+        staged = self._path.with_suffix(".tmp")
+        staged.write_bytes(orjson.dumps(status))
+        os.replace(staged, self._path)
 
 
 def default_processes(paths: list[Path]) -> int:

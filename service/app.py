@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from litestar import Litestar, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
+from indexer.index.storage import ReindexRunning
 from service.config import Settings
+from service.jobs import JobManager
 from service.models import Health
 from service.responses import OrjsonResponse
+from service.routes.admin import AdminController
 from service.routes.events import EventsController
 from service.routes.search import SearchController
 from service.search.engine import EventIndex, EventNotFound
 from service.search.query import BadQuery
+from service.writes import EventWrites
+
+logger = logging.getLogger("eventsearch")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -26,19 +35,30 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def open_index(app: Litestar) -> AsyncIterator[None]:
         # Opened once per process; each request takes its own searcher from it.
+        app.state.settings = settings
         app.state.events = EventIndex.open(settings.data_dir)
-        yield
+        app.state.jobs = JobManager(settings.data_dir)
+        app.state.writes = EventWrites(settings.data_dir)
+        watcher = asyncio.create_task(_follow_generations(app.state.events, settings))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            app.state.jobs.stop_all()
 
     return Litestar(
-        route_handlers=[SearchController, EventsController, health],
+        route_handlers=[SearchController, EventsController, AdminController, health],
         lifespan=[open_index],
         dependencies={
-            "events": Provide(_events, sync_to_thread=False),
+            "events": Provide(_state("events"), sync_to_thread=False),
+            "jobs": Provide(_state("jobs"), sync_to_thread=False),
+            "writes": Provide(_state("writes"), sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False),
         },
         exception_handlers={
             BadQuery: _error(HTTP_400_BAD_REQUEST),
             EventNotFound: _error(HTTP_404_NOT_FOUND),
+            ReindexRunning: _error(HTTP_409_CONFLICT, retry_after="5"),
         },
         response_class=OrjsonResponse,
         openapi_config=OpenAPIConfig(
@@ -51,18 +71,35 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
 
-def _events(request: Request) -> EventIndex:
-    return request.app.state.events
+def _state(name: str):
+    def provide(request: Request):
+        return getattr(request.app.state, name)
+
+    return provide
+
+
+async def _follow_generations(events: EventIndex, settings: Settings) -> None:
+    """Swap to a newly published generation within `reload_interval` seconds."""
+    while True:
+        await asyncio.sleep(settings.reload_interval)
+        try:
+            if await anyio.to_thread.run_sync(events.refresh):
+                logger.info("now serving generation %s", events.generation)
+        except Exception:  # keep serving the current generation; try again next time
+            logger.exception("could not open the published generation")
 
 
 @get("/health", sync_to_thread=True, tags=["operations"])
 def health(events: NamedDependency[EventIndex], settings: NamedDependency[Settings]) -> Health:
-    return Health(status="ok", events=events.count(), data_dir=str(settings.data_dir))
+    return Health(status="ok", events=events.count(), data_dir=str(settings.data_dir),
+                  generation=events.generation)
 
 
-def _error(status_code: int):
+def _error(status_code: int, retry_after: str | None = None):
+    headers = {"Retry-After": retry_after} if retry_after else None
+
     def handle(_request: Request, error: Exception) -> Response:
         return OrjsonResponse({"status_code": status_code, "detail": str(error)},
-                              status_code=status_code)
+                              status_code=status_code, headers=headers)
 
     return handle

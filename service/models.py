@@ -112,3 +112,49 @@ class Health:
     status: str
     events: int
     data_dir: str
+    generation: str | None
+
+
+@dataclass(slots=True)
+class ReloadResult:
+    generation: str | None
+    changed: bool
+
+
+@dataclass(slots=True)
+class ReindexRequest:
+    """Dump paths, relative to the configured dump directory (or absolute inside it)."""
+
+    paths: list[str]
+
+
+@dataclass(slots=True)
+class JobStatus:
+    """A reindex job: `state` is running, succeeded, succeeded-with-rejects or failed;
+    `progress` is the job's latest report, `summary` its final counts."""
+
+    id: str
+    state: str
+    paths: list[str]
+    started: float
+    finished: float | None
+    exit_code: int | None
+    progress: dict | None
+    summary: dict | None
+    error: str | None
+
+
+@dataclass(slots=True)
+class RejectedOut:
+    location: str
+    reason: str
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    """Counts of an NDJSON upsert; read = indexed + merged + rejected."""
+
+    read: int
+    indexed: int
+    merged: int
+    rejected: list[RejectedOut]

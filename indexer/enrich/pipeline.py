@@ -100,10 +100,12 @@ class Enricher:
 
     def _submit(self, events: list[Event], pool) -> _Batch:
         keys = [text_key(event.headline) for event in events]
-        known = self.cache.get_many(keys) if self.cache else {}
+        known = self.cache.get_many(keys) if self.cache is not None else {}
         todo = {key: event.headline for key, event in zip(keys, events) if key not in known}
         texts = list(todo.values())
-        if pool is None:
+        if not texts:  # all cached: no NLP at all
+            result = list
+        elif pool is None:
             result = functools.partial(_label_headlines, texts, self.nlp)
         else:
             result = pool.apply_async(_label_headlines, (texts,)).get
@@ -111,7 +113,7 @@ class Enricher:
 
     def _finish(self, batch: _Batch) -> Iterator[Event]:
         fresh = dict(zip(batch.todo_keys, batch.result(), strict=True))
-        if self.cache and fresh:
+        if self.cache is not None and fresh:
             self.cache.put_many(fresh)
         labels = {**batch.known, **fresh}
         for event, key in zip(batch.events, batch.keys):

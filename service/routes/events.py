@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
+import anyio
+
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 
-from service.models import EventDetail, RelatedResponse
+from service.models import EventDetail, RelatedResponse, UpsertResult
 from service.search.engine import EventIndex
+from service.security import require_api_key
+from service.writes import EventWrites
+
+_MAX_BODY = 64 * 1024 * 1024
 
 
 class EventsController(Controller):
@@ -31,3 +38,19 @@ class EventsController(Controller):
         size: Annotated[int, QueryParameter(ge=1, le=50, description="How many")] = 5,
     ) -> RelatedResponse:
         return RelatedResponse(id=event_id, hits=events.related(event_id, size))
+
+    @post("/", guards=[require_api_key], status_code=200, request_max_body_size=_MAX_BODY,
+          summary="Upsert events",
+          description="NDJSON body (application/x-ndjson), one event per line with at least "
+                      "id, date and headline. Events are enriched like indexed dumps and "
+                      "searchable within a second. Bad lines are rejected with their line "
+                      "number; the others are written. 409 while a reindex runs.")
+    async def upsert(self, request: Request, writes: NamedDependency[EventWrites]) -> UpsertResult:
+        body = await request.body()
+        return await anyio.to_thread.run_sync(writes.upsert, body)
+
+    @delete("/{event_id:str}", guards=[require_api_key], sync_to_thread=True,
+            summary="Delete an event")
+    def remove(self, writes: NamedDependency[EventWrites], event_id: FromPath[str]) -> None:
+        if not writes.delete(event_id):
+            raise NotFoundException(f"no event with id {event_id!r}")
