@@ -42,10 +42,15 @@ class Hit:
 
 @dataclass(slots=True)
 class FacetValue:
+    """`toggle` is the query string that ticks or unticks this value (paging restarts);
+    `type` is the entity kind, or the date interval (day, month, year)."""
+
     value: str
     label: str
     count: int
     selected: bool
+    toggle: str = ""
+    type: str | None = None
 
 
 @dataclass(slots=True)
@@ -54,17 +59,25 @@ class Facets:
     topic: list[FacetValue]
     entity: list[FacetValue]
     story: list[FacetValue]
+    source: list[FacetValue]
     date: list[FacetValue]
 
 
 @dataclass(slots=True)
 class SearchResponse:
+    """`next_cursor` continues after the last hit (stable while the index changes);
+    `corrected_query` is set when words matching nothing were matched fuzzily;
+    `warnings` lists what a lenient parse ignored."""
+
     total: int
     took_ms: float
     page: int
     size: int
     hits: list[Hit]
     facets: Facets
+    next_cursor: str | None = None
+    corrected_query: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ def test_missile_search_in_russia_finds_the_seed_event_with_facets(client):
     countries = {f["value"]: f for f in body["facets"]["country"]}
     assert countries["RU"]["count"] == body["total"] and countries["RU"]["selected"]
     assert countries["RU"]["label"] == "Russia"
-    assert set(body["facets"]) == {"country", "topic", "entity", "story", "date"}
+    assert set(body["facets"]) == {"country", "topic", "entity", "story", "source", "date"}
 
 
 def test_response_has_the_contract_fields(client):
@@ -35,7 +35,7 @@ def test_response_has_the_contract_fields(client):
             "sources"} <= set(hit)
     for facet in body["facets"].values():
         for value in facet:
-            assert set(value) == {"value", "label", "count", "selected"}
+            assert {"value", "label", "count", "selected", "toggle", "type"} == set(value)
 
 
 def test_all_words_are_required_by_default(client):
@@ -74,7 +74,7 @@ def test_country_filter_accepts_names_and_repeats_as_or(client):
 
 
 def test_date_range_and_sort_by_date(client):
-    body = search(client, **{"from": "2016-01-01", "to": "2016-12-31", "sort": "date", "size": 50})
+    body = search(client, **{"from": "2016-01-01", "to": "2016-12-31", "sort": "-date", "size": 50})
     dates = [hit["date"] for hit in body["hits"]]
     assert dates and all("2016-01-01" <= d <= "2016-12-31" for d in dates)
     assert dates == sorted(dates, reverse=True)
@@ -88,8 +88,8 @@ def test_date_facet_is_per_year_across_years(client):
 
 
 def test_paging_does_not_repeat_hits(client):
-    first = search(client, sort="date", size=5, page=1)["hits"]
-    second = search(client, sort="date", size=5, page=2)["hits"]
+    first = search(client, sort="-date", size=5, page=1)["hits"]
+    second = search(client, sort="-date", size=5, page=2)["hits"]
     assert len(first) == len(second) == 5
     assert not {h["id"] for h in first} & {h["id"] for h in second}
 
@@ -97,9 +97,13 @@ def test_paging_does_not_repeat_hits(client):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"q": '"unclosed phrase'}, "cannot parse"),
-        ({"q": "(missile"}, "cannot parse"),
-        ({"q": "nosuchfield:value"}, "cannot parse"),
+        ({"q": '"unclosed phrase', "strict": "true"}, "position"),
+        ({"q": "(missile", "strict": "true"}, "position"),
+        ({"q": "nosuchfield:value"}, "unknown field"),
+        ({"q": "payload:value"}, "unknown field"),
+        ({"cursor": "not-a-cursor"}, "invalid cursor"),
+        ({"facet_size": "colour:5"}, "facet_size"),
+        ({"recency": "2"}, ""),
         ({"country": "Atlantis"}, "unknown country"),
         ({"topic": "gardening"}, "unknown topic"),
         ({"sort": "popularity"}, "unknown sort"),

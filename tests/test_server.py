@@ -76,5 +76,5 @@ def test_served_search_finds_the_seed_event(server_url):
 def test_served_related_and_errors(server_url):
     related = httpx.get(f"{server_url}/api/events/{SEED_ID}/related").json()["hits"]
     assert related and all(hit["context"] for hit in related)
-    bad = httpx.get(f"{server_url}/api/search", params={"q": '"unclosed'})
+    bad = httpx.get(f"{server_url}/api/search", params={"q": '"unclosed', "strict": "true"})
     assert bad.status_code == 400 and bad.json()["detail"]

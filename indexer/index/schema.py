@@ -8,9 +8,11 @@ as a msgspec-encoded `payload`, so a hit renders without another store.
 
 from __future__ import annotations
 
+import zlib
+
 import tantivy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump on any change below: an index carrying another version is rebuilt, never misread."""
 
 FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
@@ -18,6 +20,25 @@ FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
 FIELD_BOOSTS = {"headline": 2.0, "story_text": 1.5, "entity_text": 1.5, "source_text": 0.5}
 
 LABEL_FIELDS = ("country", "topic", "entity", "story", "source")
+
+ENTITY_KINDS = {
+    "PERSON": "person",
+    "ORG": "organisation",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+    "NORP": "group",
+    "EVENT": "event",
+}
+"""Entity facet kinds by spaCy label; anything else (e.g. a source's untyped entity) is "other"."""
+
+
+def entity_kind(label: str) -> str:
+    return ENTITY_KINDS.get(label, "other")
+
+
+def event_rank(day_number: int, event_id: str) -> int:
+    return day_number * 2**32 + zlib.crc32(event_id.encode())
 """Raw, fast, filterable and faceted; also usable as `field:value` in the search box."""
 
 
@@ -35,5 +56,11 @@ def build_schema() -> tantivy.Schema:
     # Calendar buckets for the date facet: date_histogram only has fixed intervals.
     builder.add_integer_field("year", indexed=True, fast=True)
     builder.add_integer_field("month", indexed=True, fast=True)
+    builder.add_integer_field("day", indexed=True, fast=True)
+    # Date order with a unique tie-break: days since 1970 * 2**32 + crc32(id). Sorting and
+    # search_after cursors use it, so events of one day never swap places between pages.
+    builder.add_integer_field("rank", indexed=True, fast=True)
+    # "TYPE:name" of every entity, for the entity facet by type (person, organisation...).
+    builder.add_text_field("entity_typed", fast=True, tokenizer_name="raw")
     builder.add_bytes_field("payload", stored=True)
     return builder.build()

@@ -8,9 +8,11 @@ from collections.abc import Iterable
 import msgspec
 import tantivy
 
+from indexer.index.schema import entity_kind, event_rank
 from indexer.record import Event
 
 _encoder = msgspec.msgpack.Encoder()
+_EPOCH = dt.date(1970, 1, 1)
 
 
 def to_document(event: Event) -> tantivy.Document:
@@ -29,6 +31,8 @@ def to_document(event: Event) -> tantivy.Document:
     for name in dict.fromkeys(e.name for e in event.entities):
         doc.add_text("entity", name)
         doc.add_text("entity_text", name)
+    for typed in dict.fromkeys(f"{entity_kind(e.type)}:{e.name}" for e in event.entities):
+        doc.add_text("entity_typed", typed)
     for name in dict.fromkeys(s.name for s in event.sources if s.name):
         doc.add_text("source", name)
         doc.add_text("source_text", name)
@@ -36,6 +40,8 @@ def to_document(event: Event) -> tantivy.Document:
     doc.add_date("date", dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc))
     doc.add_integer("year", day.year)
     doc.add_integer("month", day.year * 100 + day.month)
+    doc.add_integer("day", day.year * 10000 + day.month * 100 + day.day)
+    doc.add_integer("rank", event_rank((day - _EPOCH).days, event.id))
     doc.add_bytes("payload", _encoder.encode(event))
     return doc
 

@@ -23,7 +23,9 @@ class SearchController(Controller):
     @get(sync_to_thread=True, summary="Search events", description=(
         "Search-box syntax: all words are required; \"phrases\"; AND, OR, NOT and -word; "
         "field:value on country, topic, entity, story, source. An empty `q` browses by the "
-        "filters alone. Facet counts reflect the query and every filter."))
+        "filters alone. Lenient unless `strict`; a word that matches nothing is matched "
+        "fuzzily (`corrected_query`). Facets are multi-select: each facet is counted with "
+        "every filter but its own; each value carries `selected` and its `toggle` query."))
     def search(
         self,
         events: NamedDependency[EventIndex],
@@ -37,18 +39,34 @@ class SearchController(Controller):
             description="Canonical entity name; repeat to match any")] = None,
         story: Annotated[list[str] | None, QueryParameter(
             description="Story label; repeat to match any")] = None,
+        source: Annotated[list[str] | None, QueryParameter(
+            description="Source name (e.g. Reuters); repeat to match any")] = None,
         date_from: Annotated[dt.date | None, QueryParameter(
             name="from", description="First day, YYYY-MM-DD (inclusive)")] = None,
         date_to: Annotated[dt.date | None, QueryParameter(
             name="to", description="Last day, YYYY-MM-DD (inclusive)")] = None,
         sort: Annotated[str, QueryParameter(
-            description="relevance, date (newest first, same as date:desc) or date:asc")] = "relevance",
+            description="relevance; -date (alias date:desc) newest first; date (alias "
+                        "date:asc) oldest first")] = "relevance",
         page: Annotated[int, QueryParameter(ge=1, description="1-based page number")] = 1,
         size: Annotated[int, QueryParameter(ge=1, le=100, description="Hits per page")] = 10,
+        cursor: Annotated[str | None, QueryParameter(
+            description="`next_cursor` of the previous page, for deep paging (then `page` "
+                        "is ignored); stays correct while the index changes")] = None,
+        strict: Annotated[bool, QueryParameter(
+            description="Reject syntax errors (400 with their position) instead of "
+                        "searching what can be read")] = False,
+        facet_size: Annotated[list[str] | None, QueryParameter(
+            description="Values per facet: N for all, or FACET:N (e.g. entity:25); 1-100, "
+                        "default 10")] = None,
+        recency: Annotated[float, QueryParameter(
+            ge=0, le=1, description="Blend recency into relevance: 0 none, 1 strongest "
+                                    "(score halves per year of age)")] = 0.0,
     ) -> SearchResponse:
         request = search_request(
-            q=q, country=country, topic=topic, entity=entity, story=story,
+            q=q, country=country, topic=topic, entity=entity, story=story, source=source,
             date_from=date_from, date_to=date_to, sort=sort, page=page, size=size,
+            cursor=cursor, strict=strict, facet_size=facet_size, recency=recency,
             max_result_window=settings.max_result_window,
         )
         return events.search(request)

@@ -8,6 +8,7 @@ with (its files stay readable even once pruned), the next call uses the new one.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -18,13 +19,22 @@ from indexer.index.storage import live_generation, open_generation, open_index
 from service.models import (
     EventDetail,
     Facets,
+    Hit,
     RelatedHit,
     RelatedLinkOut,
     SearchResponse,
     VersionOut,
 )
-from service.search.facets import FACETS, facet_aggregations
-from service.search.query import SearchRequest, search_query, text_query
+from service.search.facets import facet_counts
+from service.search.paging import Page, fetch_page
+from service.search.query import (
+    SearchRequest,
+    correction,
+    filter_queries,
+    fuzzy_words,
+    must_all,
+    parse_text,
+)
 from service.search.related import context_tags, related_query
 from service.search.render import hit, hit_fields, stored_event
 
@@ -65,24 +75,46 @@ class EventIndex:
         started = time.perf_counter()
         index = self.index  # the generation this request runs on, even if one is swapped in
         searcher = index.searcher()
-        query = search_query(index, request)
-        result = searcher.search(query, **self._paging(request))
-        snippets = self._snippets(index, searcher, request.text)
-        hits = []
-        for _score, address in result.hits:
-            doc = searcher.doc(address)
-            snippet = snippets.snippet_from_doc(doc).to_html() if snippets else None
-            hits.append(hit(stored_event(doc), snippet or None))
-        aggregated = searcher.aggregate(query, facet_aggregations())
-        facets = Facets(**{f.name: f.values(aggregated, request.selected(f.name)) for f in FACETS})
+        parsed = parse_text(index, request.text, request.strict)
+        text, corrected = parsed.query, None
+        page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
+        if page.total == 0 and parsed.plain_words:
+            fuzzy = fuzzy_words(index, searcher, parsed.plain_words)
+            if fuzzy is not None:
+                text = fuzzy[0]
+                page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
+                corrected = _corrected(searcher, request.text, fuzzy[1], page)
+        hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
+        facets = Facets(**facet_counts(searcher, self.schema, text, request))
         return SearchResponse(
-            total=result.count,
+            total=page.total,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             page=request.page,
             size=request.size,
             hits=hits,
             facets=facets,
+            next_cursor=page.next_cursor,
+            corrected_query=corrected,
+            warnings=parsed.warnings,
         )
+
+    def _filtered(self, text: tantivy.Query, request: SearchRequest) -> tantivy.Query:
+        return must_all([text, *filter_queries(self.schema, request)])
+
+    def _hits(self, searcher: tantivy.Searcher, text: tantivy.Query, page: Page,
+              snippets: bool) -> list[Hit]:
+        generator = self._snippet_generator(searcher, text) if snippets else None
+        hits = []
+        for _score, address in page.hits:
+            doc = searcher.doc(address)
+            snippet = generator.snippet_from_doc(doc).to_html() if generator else None
+            hits.append(hit(stored_event(doc), snippet or None))
+        return hits
+
+    def _snippet_generator(self, searcher: tantivy.Searcher, text: tantivy.Query):
+        generator = tantivy.SnippetGenerator.create(searcher, text, self.schema, "headline")
+        generator.set_max_num_chars(_SNIPPET_MAX_CHARS)
+        return generator
 
     def event(self, event_id: str) -> EventDetail:
         searcher = self.index.searcher()
@@ -114,22 +146,6 @@ class EventIndex:
                                    context=context_tags(event, other)))
         return hits
 
-    def _paging(self, request: SearchRequest) -> dict:
-        paging = {"limit": request.size, "offset": (request.page - 1) * request.size}
-        if request.sort != "relevance":
-            order = tantivy.Order.Asc if request.sort == "date:asc" else tantivy.Order.Desc
-            paging.update(order_by_field="date", order=order)
-        return paging
-
-    def _snippets(self, index: tantivy.Index, searcher: tantivy.Searcher, text: str):
-        if not text.strip():
-            return None
-        generator = tantivy.SnippetGenerator.create(
-            searcher, text_query(index, text), self.schema, "headline"
-        )
-        generator.set_max_num_chars(_SNIPPET_MAX_CHARS)
-        return generator
-
     def _address(self, searcher: tantivy.Searcher, event_id: str) -> tantivy.DocAddress:
         address = self._find(searcher, event_id)
         if address is None:
@@ -143,3 +159,14 @@ class EventIndex:
             if hits:
                 return hits[0][1]
         return None
+
+
+def _corrected(searcher: tantivy.Searcher, text: str, fuzzed: list[str], page: Page) -> str | None:
+    """The query with each fuzzily matched word replaced by its match in the best hit."""
+    if not page.hits:
+        return None
+    headline = stored_event(searcher.doc(page.hits[0][1])).headline
+    corrected = text
+    for word in fuzzed:
+        corrected = re.sub(rf"\b{re.escape(word)}\b", correction(word, headline), corrected)
+    return corrected

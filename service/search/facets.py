@@ -1,73 +1,166 @@
 """Facet counts from Tantivy aggregations: one small class per facet kind.
 
-Each facet contributes aggregations to a single `searcher.aggregate` call and turns its
-buckets into `FacetValue`s carrying a display label and whether the value is selected.
+Facets are multi-select (disjunctive), as in Datasette or Algolia: each label facet counts
+the events matching the query and every filter *except its own*, so a reader who ticked
+Russia sees how many events Poland would add. Facets without a selection share one
+aggregation call; each facet with a selection needs one more. Every value carries its
+display label, whether it is selected and the query string that toggles it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from urllib.parse import urlencode
+
+import tantivy
 
 from indexer.enrich.countries import country_name
 from indexer.record import TOPIC_LABELS
 from service.models import FacetValue
+from service.search.query import SearchRequest, filter_queries, must_all
 
 
 class TermsFacet:
-    """Counts of a raw label field (country, topic, entity, story)."""
+    """Counts of a raw label field (country, topic, story, source)."""
 
-    def __init__(self, name: str, label: Callable[[str], str] = str, size: int = 10):
+    def __init__(self, name: str, label: Callable[[str], str] = str):
         self.name = name
         self.label = label
-        self.size = size
 
-    def aggregations(self) -> dict:
-        return {self.name: {"terms": {"field": self.name, "size": self.size}}}
+    def aggregations(self, request: SearchRequest) -> dict:
+        size = request.facet_size(self.name)
+        return {self.name: {"terms": {"field": self._field, "size": size}}}
 
-    def values(self, result: dict, selected: tuple[str, ...]) -> list[FacetValue]:
-        return [
-            FacetValue(value=b["key"], label=self.label(b["key"]), count=b["doc_count"],
-                       selected=b["key"] in selected)
-            for b in result[self.name]["buckets"]
-        ]
+    def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
+        selected = request.selected(self.name)
+        return [self._value(b["key"], b["doc_count"], request, selected)
+                for b in result[self.name]["buckets"]]
+
+    _field = property(lambda self: self.name)
+
+    def _value(self, key: str, count: int, request: SearchRequest,
+               selected: tuple[str, ...], kind: str | None = None) -> FacetValue:
+        return FacetValue(value=key, label=self.label(key), count=count,
+                          selected=key in selected, toggle=toggle(request, self.name, key),
+                          type=kind)
+
+
+class EntityFacet(TermsFacet):
+    """Entities with their kind (person, organisation, place, group, event)."""
+
+    _field = property(lambda self: "entity_typed")
+
+    def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
+        selected = request.selected(self.name)
+        values = []
+        for bucket in result[self.name]["buckets"]:
+            kind, _, name = bucket["key"].partition(":")
+            values.append(self._value(name, bucket["doc_count"], request, selected, kind))
+        return values
 
 
 class DateFacet:
-    """A calendar histogram: per year, or per month when the events fall in one year."""
+    """A calendar histogram whose interval fits the span of the matching events: days up
+    to two months, months up to three years, years beyond."""
 
     name = "date"
+    _INTERVALS = (("day", 62, 62), ("month", 1096, 40), ("year", None, 300))
 
-    def aggregations(self) -> dict:
-        return {
-            "date_year": {"terms": {"field": "year", "size": 200, "order": {"_key": "asc"}}},
-            "date_month": {"terms": {"field": "month", "size": 12, "order": {"_key": "asc"}}},
-        }
+    def aggregations(self, request: SearchRequest) -> dict:
+        aggs = {"date_span": {"stats": {"field": "day"}}}
+        for interval, _, size in self._INTERVALS:
+            aggs[f"date_{interval}"] = {"terms": {"field": interval, "size": size,
+                                                  "order": {"_key": "asc"}}}
+        return aggs
 
-    def values(self, result: dict, selected: tuple[str, ...]) -> list[FacetValue]:
-        years = result["date_year"]["buckets"]
-        if len(years) > 1:
-            return [self._value(str(b["key"]), b["doc_count"]) for b in years]
-        return [
-            self._value(f"{b['key'] // 100}-{b['key'] % 100:02d}", b["doc_count"])
-            for b in result["date_month"]["buckets"]
-        ]
-
-    @staticmethod
-    def _value(key: str, count: int) -> FacetValue:
-        return FacetValue(value=key, label=key, count=count, selected=False)
+    def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
+        span = result["date_span"]
+        if not span.get("count"):
+            return []
+        days = (_day(span["max"]) - _day(span["min"])).days
+        interval = next(name for name, limit, _ in self._INTERVALS if limit is None or days <= limit)
+        return [FacetValue(value=_label(interval, int(b["key"])), label=_label(interval, int(b["key"])),
+                           count=b["doc_count"], selected=False, toggle="", type=interval)
+                for b in result[f"date_{interval}"]["buckets"]]
 
 
 FACETS = (
     TermsFacet("country", label=country_name),
     TermsFacet("topic", label=lambda slug: TOPIC_LABELS.get(slug, slug)),
-    TermsFacet("entity"),
+    EntityFacet("entity"),
     TermsFacet("story"),
+    TermsFacet("source"),
     DateFacet(),
 )
 
 
-def facet_aggregations() -> dict:
-    aggs: dict = {}
+def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tantivy.Query,
+                 request: SearchRequest) -> dict[str, list[FacetValue]]:
+    full = must_all([text, *filter_queries(schema, request)])
+    shared = [f for f in FACETS if not request.selected(f.name)]
+    result = searcher.aggregate(full, _merged(f.aggregations(request) for f in shared))
+    counts = {f.name: f.values(result, request) for f in shared}
     for facet in FACETS:
-        aggs.update(facet.aggregations())
-    return aggs
+        if facet in shared:
+            continue
+        # Counted without its own selection: what would ticking another value add?
+        query = must_all([text, *filter_queries(schema, request, except_facet=facet.name)])
+        values = facet.values(searcher.aggregate(query, facet.aggregations(request)), request)
+        counts[facet.name] = values + _missing_selected(searcher, schema, query, facet,
+                                                        request, values)
+    return counts
+
+
+def toggle(request: SearchRequest, facet: str, value: str) -> str:
+    """The query string of `request` with `value` of `facet` ticked or unticked."""
+    params = request_params(request)
+    chosen = [v for v in params.get(facet, []) if v != value]
+    if len(chosen) == len(params.get(facet, [])):
+        chosen.append(value)
+    params[facet] = chosen
+    return urlencode([(k, v) for k, values in params.items() for v in values])
+
+
+def request_params(request: SearchRequest) -> dict[str, list[str]]:
+    """The request as query parameters, first page (a toggle starts the paging anew)."""
+    params: dict[str, list[str]] = {"q": [request.text] if request.text else []}
+    for facet in ("country", "topic", "entity", "story", "source"):
+        params[facet] = list(request.selected(facet))
+    params["from"] = [request.date_from.isoformat()] if request.date_from else []
+    params["to"] = [request.date_to.isoformat()] if request.date_to else []
+    params["sort"] = [request.sort] if request.sort != "relevance" else []
+    params["size"] = [str(request.size)] if request.size != 10 else []
+    return params
+
+
+def _missing_selected(searcher, schema, query, facet, request, values) -> list[FacetValue]:
+    """Selected values beyond the top N still show, with their counts."""
+    shown = {v.value for v in values}
+    missing = []
+    for value in request.selected(facet.name):
+        if value not in shown:
+            with_value = must_all([query, tantivy.Query.term_query(schema, facet.name, value)])
+            count = searcher.search(with_value, limit=1).count
+            missing.append(facet._value(value, count, request, request.selected(facet.name)))
+    return missing
+
+
+def _merged(aggregations) -> dict:
+    merged: dict = {}
+    for aggregation in aggregations:
+        merged.update(aggregation)
+    return merged
+
+
+def _day(number: float) -> dt.date:
+    number = int(number)
+    return dt.date(number // 10000, number // 100 % 100, number % 100)
+
+
+def _label(interval: str, key: int) -> str:
+    if interval == "day":
+        return _day(key).isoformat()
+    if interval == "month":
+        return f"{key // 100}-{key % 100:02d}"
+    return str(key)

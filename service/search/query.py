@@ -1,18 +1,39 @@
-"""Turn a search request (search-box text plus filters) into one Tantivy query."""
+"""Turn a search request (search-box text plus filters) into Tantivy queries.
+
+Search-box syntax: all words required; "phrases"; AND, OR, NOT and -word; field:value on
+the label fields. Lenient by default: a stray quote or parenthesis, or a dangling operator,
+is dropped and the rest searched (the response says what was ignored); `strict=true` turns
+those into 400 errors with their position. An unknown field is an error in both modes.
+When a plain word matches nothing, fuzzy matching (edit distance 1 for words of 5 to 8
+letters, 2 beyond) is tried and the response carries the corrected query.
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
+import msgspec
 import tantivy
 
 from indexer.enrich.countries import normalise_country
-from indexer.index.schema import FIELD_BOOSTS, FULL_TEXT_FIELDS
+from indexer.index.schema import FIELD_BOOSTS, FULL_TEXT_FIELDS, LABEL_FIELDS
 from indexer.record import TOPICS
 
-SORTS = ("relevance", "date", "date:desc", "date:asc")
-"""`date` and `date:desc` list the newest events first, `date:asc` the oldest."""
+SORTS = ("relevance", "-date", "date", "date:desc", "date:asc")
+"""`-date` (alias `date:desc`) lists the newest events first, `date` (`date:asc`) the oldest."""
+FACET_NAMES = ("country", "topic", "entity", "story", "source", "date")
+SEARCHABLE_FIELDS = frozenset(FULL_TEXT_FIELDS) | frozenset(LABEL_FIELDS)
+_OPERATORS = {"AND", "OR", "NOT"}
+_STEMMER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)  # the same analysis as Tantivy's `en_stem`, to look words up as they were indexed
 
 
 class BadQuery(ValueError):
@@ -26,11 +47,16 @@ class SearchRequest:
     topics: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
     stories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     sort: str = "relevance"
     page: int = 1
     size: int = 10
+    cursor: Cursor | None = None
+    strict: bool = False
+    facet_sizes: tuple[tuple[str, int], ...] = ()
+    recency: float = 0.0
 
     def selected(self, facet: str) -> tuple[str, ...]:
         return {
@@ -38,7 +64,44 @@ class SearchRequest:
             "topic": self.topics,
             "entity": self.entities,
             "story": self.stories,
+            "source": self.sources,
         }.get(facet, ())
+
+    def facet_size(self, facet: str, default: int = 10) -> int:
+        return dict(self.facet_sizes).get(facet, dict(self.facet_sizes).get("*", default))
+
+    @property
+    def newest_first(self) -> bool:
+        return self.sort in ("-date", "date:desc")
+
+
+class Cursor(msgspec.Struct, array_like=True, frozen=True):
+    """Where the previous page ended: search_after on (score, rank) or (rank) for date
+    sorts. `rank` is unique per event (day, then a hash of the id), so ties never skip or
+    repeat events, and the next page stays right while the index changes."""
+
+    sort: str
+    rank: int
+    score: float = 0.0
+    position: int = 0  # hits before the cursor (relevance order only)
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(msgspec.msgpack.encode(self)).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            return msgspec.msgpack.decode(raw, type=cls)
+        except (ValueError, msgspec.DecodeError):
+            raise BadQuery("invalid cursor: pass the `next_cursor` of a previous response") from None
+
+
+@dataclass
+class ParsedText:
+    query: tantivy.Query
+    warnings: list[str] = field(default_factory=list)
+    plain_words: list[str] = field(default_factory=list)  # for the fuzzy fallback
 
 
 def search_request(
@@ -47,11 +110,16 @@ def search_request(
     topic: list[str] | None = None,
     entity: list[str] | None = None,
     story: list[str] | None = None,
+    source: list[str] | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     sort: str = "relevance",
     page: int = 1,
     size: int = 10,
+    cursor: str | None = None,
+    strict: bool = False,
+    facet_size: list[str] | None = None,
+    recency: float = 0.0,
     max_result_window: int = 10_000,
 ) -> SearchRequest:
     """Validate raw parameters (as the API and the CLI get them) into a SearchRequest."""
@@ -60,19 +128,166 @@ def search_request(
     if sort not in SORTS:
         raise BadQuery(f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}")
     if page * size > max_result_window:
-        raise BadQuery(f"page * size may not exceed {max_result_window}: narrow the search")
+        raise BadQuery(f"page * size may not exceed {max_result_window}: use `cursor` to go deeper")
+    decoded = Cursor.decode(cursor) if cursor else None
+    if decoded and decoded.sort != sort:
+        raise BadQuery("the cursor belongs to another sort order")
     return SearchRequest(
         text=q,
         countries=tuple(_country_code(value) for value in country or ()),
         topics=tuple(_topic(value) for value in topic or ()),
         entities=tuple(entity or ()),
         stories=tuple(story or ()),
+        sources=tuple(source or ()),
         date_from=date_from,
         date_to=date_to,
         sort=sort,
         page=page,
         size=size,
+        cursor=decoded,
+        strict=strict,
+        facet_sizes=tuple(_facet_sizes(facet_size or [])),
+        recency=recency,
     )
+
+
+def parse_text(index: tantivy.Index, text: str, strict: bool = False) -> ParsedText:
+    if not text.strip():
+        return ParsedText(tantivy.Query.all_query())
+    ast, errors = tantivy.parse_query_lenient(text)
+    _check_fields(ast)
+    warnings = []
+    if errors:
+        messages = [f"{e['message']} at position {e['pos']}" for e in errors]
+        if strict:
+            raise BadQuery(f"syntax error in {text!r}: " + "; ".join(messages))
+        warnings = [f"ignored: {m}" for m in messages]
+        text = _tidy(text)
+    if not text.strip():
+        return ParsedText(tantivy.Query.all_query(), warnings)
+    query, _ = index.parse_query_lenient(
+        text, default_field_names=list(FULL_TEXT_FIELDS), field_boosts=FIELD_BOOSTS,
+        conjunction_by_default=True,
+    )
+    return ParsedText(query, warnings, _plain_words(tantivy.parse_query_lenient(text)[0]))
+
+
+def fuzzy_words(index: tantivy.Index, searcher: tantivy.Searcher,
+                words: list[str]) -> tuple[tantivy.Query, list[str]] | None:
+    """A query where each word that matches nothing is matched fuzzily, or None."""
+    clauses, fuzzed = [], []
+    for word in words:
+        stems = _STEMMER.analyze(word)
+        if len(stems) != 1:
+            return None
+        stem = stems[0]
+        if any(searcher.doc_freq(f, stem) for f in FULL_TEXT_FIELDS) or len(word) < 5:
+            clauses.append(index.parse_query(word, list(FULL_TEXT_FIELDS), FIELD_BOOSTS))
+            continue
+        distance = 1 if len(word) <= 8 else 2
+        fuzzed.append(word)
+        clauses.append(tantivy.Query.disjunction_max_query([
+            tantivy.Query.fuzzy_term_query(index.schema, f, stem, distance=distance)
+            for f in FULL_TEXT_FIELDS
+        ]))
+    if not fuzzed:
+        return None
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses]), fuzzed
+
+
+def correction(word: str, headline: str) -> str:
+    """The word of `headline` closest to `word` (which matched it fuzzily)."""
+    candidates = re.findall(r"[\w'-]+", headline)
+    return min(candidates, key=lambda c: _edit_distance(word.lower(), c.lower()), default=word)
+
+
+def filter_queries(schema: tantivy.Schema, request: SearchRequest,
+                   except_facet: str | None = None) -> list[tantivy.Query]:
+    """One clause per filtered facet (several values of one facet match any of them), and
+    the date range; `except_facet` leaves that facet's own selection out."""
+    clauses = [
+        tantivy.Query.term_set_query(schema, facet, list(values))
+        for facet in ("country", "topic", "entity", "story", "source")
+        if facet != except_facet and (values := request.selected(facet))
+    ]
+    if request.date_from or request.date_to:
+        clauses.append(_date_range(schema, request.date_from, request.date_to))
+    return clauses
+
+
+def must_all(queries: list[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
+
+
+def rank_after(schema: tantivy.Schema, cursor: Cursor, newest_first: bool) -> tantivy.Query:
+    """Events after the cursor's in date order (by `rank`)."""
+    bounds = (None, cursor.rank) if newest_first else (cursor.rank, None)
+    return tantivy.Query.range_query(schema, "rank", tantivy.FieldType.Integer, *bounds,
+                                     include_lower=False, include_upper=False)
+
+
+def _check_fields(ast: dict) -> None:
+    name = ast.get("field_name")
+    if name is not None and name not in SEARCHABLE_FIELDS:
+        raise BadQuery(f"unknown field {name!r}: searchable fields are "
+                       + ", ".join(sorted(SEARCHABLE_FIELDS)))
+    for _occur, clause in ast.get("clauses", ()):
+        _check_fields(clause)
+
+
+def _plain_words(ast: dict) -> list[str]:
+    """The query's words if it is nothing but plain words (no fields, phrases or operators)."""
+    if ast.get("type") == "literal":
+        simple = ast["field_name"] is None and ast["delimiter"] == "none" and not ast["prefix"]
+        return [ast["phrase"]] if simple else []
+    words = []
+    for occur, clause in ast.get("clauses", ()):
+        if occur is not None or clause.get("type") != "literal":
+            return []
+        words += _plain_words(clause)
+        if not words:
+            return []
+    return words
+
+
+def _tidy(text: str) -> str:
+    """Drop what the parser could not read: an unpaired quote, unbalanced parentheses,
+    operators with nothing on one side."""
+    if text.count('"') % 2:
+        position = text.rfind('"')
+        text = text[:position] + text[position + 1:]
+    kept, depth = [], 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                continue
+            depth -= 1
+        kept.append(char)
+    text = "".join(kept)
+    while depth:
+        position = text.rfind("(")
+        text, depth = text[:position] + text[position + 1:], depth - 1
+    words = text.split()
+    while words and words[0] in _OPERATORS - {"NOT"}:
+        words.pop(0)
+    while words and words[-1] in _OPERATORS:
+        words.pop()
+    return " ".join(words)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
 
 
 def _country_code(value: str) -> str:
@@ -88,41 +303,19 @@ def _topic(value: str) -> str:
     return value
 
 
-def text_query(index: tantivy.Index, text: str) -> tantivy.Query:
-    """Search-box syntax: all words required, "phrases", AND/OR, -exclusion, field:value."""
-    if not text.strip():
-        return tantivy.Query.all_query()
-    try:
-        return index.parse_query(
-            text,
-            default_field_names=list(FULL_TEXT_FIELDS),
-            field_boosts=FIELD_BOOSTS,
-            conjunction_by_default=True,
-        )
-    except ValueError as error:
-        raise BadQuery(f"cannot parse query {text!r}: {error}") from None
-
-
-def filter_queries(schema: tantivy.Schema, request: SearchRequest) -> list[tantivy.Query]:
-    """One clause per filtered facet; several values of one facet match any of them."""
-    clauses = [
-        tantivy.Query.term_set_query(schema, facet, list(values))
-        for facet in ("country", "topic", "entity", "story")
-        if (values := request.selected(facet))
-    ]
-    if request.date_from or request.date_to:
-        clauses.append(_date_range(schema, request.date_from, request.date_to))
-    return clauses
-
-
-def search_query(index: tantivy.Index, request: SearchRequest) -> tantivy.Query:
-    return must_all([text_query(index, request.text), *filter_queries(index.schema, request)])
-
-
-def must_all(queries: list[tantivy.Query]) -> tantivy.Query:
-    if len(queries) == 1:
-        return queries[0]
-    return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
+def _facet_sizes(values: list[str]) -> list[tuple[str, int]]:
+    """`10` sets every facet's size, `entity:25` one facet's; 1 to 100 values each."""
+    sizes = []
+    for value in values:
+        facet, _, number = value.rpartition(":")
+        facet = facet or "*"
+        if facet != "*" and facet not in FACET_NAMES or not number.isdigit():
+            raise BadQuery(f"bad facet_size {value!r}: use N or FACET:N, facets: "
+                           + ", ".join(FACET_NAMES))
+        if not 1 <= int(number) <= 100:
+            raise BadQuery(f"facet_size {value!r} must be from 1 to 100")
+        sizes.append((facet, int(number)))
+    return sizes
 
 
 def _date_range(schema, start: dt.date | None, end: dt.date | None) -> tantivy.Query:
