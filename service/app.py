@@ -20,6 +20,7 @@ from service.jobs import JobManager
 from service.models import Health
 from service.responses import OrjsonResponse
 from service.routes.admin import AdminController
+from service.routes.discover import DiscoverController
 from service.routes.events import EventsController
 from service.routes.search import SearchController
 from service.search.engine import EventIndex, EventNotFound
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.jobs.stop_all()
 
     return Litestar(
-        route_handlers=[SearchController, EventsController, AdminController, health],
+        route_handlers=[SearchController, DiscoverController, EventsController, AdminController,
+                        health],
         lifespan=[open_index],
         dependencies={
             "events": Provide(_state("events"), sync_to_thread=False),

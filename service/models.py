@@ -108,16 +108,32 @@ class EventDetail(Hit):
 
 @dataclass(slots=True)
 class RelatedHit(Hit):
-    """A related event; `context` names the tags it shares with the event asked about."""
+    """A related event; `context` names the tags it shares with the event asked about;
+    `score` is the weighted sum of `score_parts` (text, entities, countries, story, time)."""
 
     score: float = 0.0
+    score_parts: dict[str, float] = field(default_factory=dict)
     context: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class RelatedResponse:
-    id: str
+    """`hits` are ranked by us; `source_links` are the related events the source page
+    itself listed, where it has them."""
+
+    id: str | None
     hits: list[RelatedHit]
+    source_links: list[RelatedLinkOut] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DraftEvent:
+    """An unsaved event to find related events for: a headline, and optionally its date
+    (default today) and story."""
+
+    headline: str
+    date: dt.date | None = None
+    story: str | None = None
 
 
 @dataclass(slots=True)
@@ -171,3 +187,29 @@ class UpsertResult:
     indexed: int
     merged: int
     rejected: list[RejectedOut]
+
+
+@dataclass(slots=True)
+class Suggestion:
+    """A completion: `kind` is entity, story, country or term; `filter` the parameter that
+    narrows a search to it (none for plain terms)."""
+
+    text: str
+    kind: str
+    count: int
+    type: str | None
+    filter: dict[str, str] | None
+
+
+@dataclass(slots=True)
+class SuggestResponse:
+    query: str
+    took_ms: float
+    suggestions: list[Suggestion]
+
+
+@dataclass(slots=True)
+class FacetSearchResponse:
+    facet: str
+    prefix: str
+    values: list[FacetValue]

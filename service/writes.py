@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from indexer.enrich.pipeline import load_pipeline
+from indexer.enrich.pipeline import Enricher, load_pipeline
 from indexer.ingest import delete_event, upsert_ndjson
+from indexer.record import Event
 from service.models import RejectedOut, UpsertResult
 
 
@@ -22,6 +23,10 @@ class EventWrites:
             read=summary.read, indexed=summary.indexed, merged=summary.merged,
             rejected=[RejectedOut(r.location, r.reason) for r in summary.first_rejects],
         )
+
+    def enrich(self, event: Event) -> Event:
+        """Labels for an unsaved event, as indexing would give them."""
+        return next(Enricher(self._pipeline()).enrich([event]))
 
     def delete(self, event_id: str) -> bool:
         return delete_event(event_id, self.data_dir)

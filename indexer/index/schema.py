@@ -12,7 +12,7 @@ import zlib
 
 import tantivy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump on any change below: an index carrying another version is rebuilt, never misread."""
 
 FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
@@ -50,6 +50,8 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("headline", stored=True, tokenizer_name="en_stem")
     for field in FULL_TEXT_FIELDS[1:]:
         builder.add_text_field(field, tokenizer_name="en_stem")
+    # The headline's words unstemmed, for completions ("missile", not "missil").
+    builder.add_text_field("headline_words", tokenizer_name="default", index_option="basic")
     for field in LABEL_FIELDS:
         builder.add_text_field(field, fast=True, tokenizer_name="raw")
     builder.add_date_field("date", indexed=True, fast=True)

@@ -21,6 +21,7 @@ def to_document(event: Event) -> tantivy.Document:
     for alias in event.aliases:
         doc.add_text("alias", alias)
     doc.add_text("headline", event.headline)
+    doc.add_text("headline_words", event.headline)
     if event.story:
         doc.add_text("story", event.story)
         doc.add_text("story_text", event.story)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import anyio
@@ -13,6 +14,7 @@ from litestar.params import FromPath, QueryParameter
 
 from service.models import EventDetail, RelatedResponse, UpsertResult
 from service.search.engine import EventIndex
+from service.search.query import search_request
 from service.security import require_api_key
 from service.writes import EventWrites
 
@@ -29,15 +31,27 @@ class EventsController(Controller):
         return events.event(event_id)
 
     @get("/{event_id:str}/related", sync_to_thread=True, summary="Related events",
-         description="Ranked by more-like-this on the headline blended with shared entities, "
-                     "countries and story; `context` lists the shared tags.")
+         description="Ranked by a blend of more-like-this on the headline, shared entities "
+                     "and countries, the same story and closeness in time; each hit has its "
+                     "`score_parts` and the shared `context` tags. `source_links` are the "
+                     "related events the source page listed.")
     def related(
         self,
         events: NamedDependency[EventIndex],
         event_id: FromPath[str],
         size: Annotated[int, QueryParameter(ge=1, le=50, description="How many")] = 5,
+        country: Annotated[list[str] | None, QueryParameter(
+            description="Only related events in these countries (code or name)")] = None,
+        topic: Annotated[list[str] | None, QueryParameter(
+            description="Only related events with these topics")] = None,
+        date_from: Annotated[dt.date | None, QueryParameter(
+            name="from", description="Only related events from this day")] = None,
+        date_to: Annotated[dt.date | None, QueryParameter(
+            name="to", description="Only related events up to this day")] = None,
     ) -> RelatedResponse:
-        return RelatedResponse(id=event_id, hits=events.related(event_id, size))
+        filters = search_request(country=country, topic=topic, date_from=date_from,
+                                 date_to=date_to)
+        return events.related(event_id, size, filters)
 
     @post("/", guards=[require_api_key], status_code=200, request_max_body_size=_MAX_BODY,
           summary="Upsert events",

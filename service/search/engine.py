@@ -8,7 +8,6 @@ with (its files stay readable even once pruned), the next call uses the new one.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
@@ -16,27 +15,39 @@ from pathlib import Path
 import tantivy
 
 from indexer.index.storage import live_generation, open_generation, open_index
+from indexer.record import Event
 from service.models import (
     EventDetail,
+    FacetSearchResponse,
     Facets,
     Hit,
+    RelatedResponse,
+    SuggestResponse,
     RelatedHit,
     RelatedLinkOut,
     SearchResponse,
     VersionOut,
 )
-from service.search.facets import facet_counts
+from service.search.facets import facet_counts, search_facet
 from service.search.paging import Page, fetch_page
 from service.search.query import (
     SearchRequest,
-    correction,
+    corrected_text,
     filter_queries,
-    fuzzy_words,
     must_all,
     parse_text,
+    spelling_correction,
 )
-from service.search.related import context_tags, related_query
+from service.search.related import (
+    CANDIDATES,
+    blended,
+    candidate_queries,
+    context_tags,
+    headline_query,
+    score_parts,
+)
 from service.search.render import hit, hit_fields, stored_event
+from service.search.suggest import LabelDictionary, suggest
 
 _SNIPPET_MAX_CHARS = 400  # headlines run to three sentences: show them whole
 
@@ -52,6 +63,7 @@ class EventIndex:
         self.generation = live_generation(self.data_dir)
         self.index = open_index(self.data_dir)
         self.schema = self.index.schema
+        self._dictionaries: dict[int, LabelDictionary] = {}
 
     @classmethod
     def open(cls, data_dir: Path) -> EventIndex:
@@ -79,11 +91,11 @@ class EventIndex:
         text, corrected = parsed.query, None
         page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
         if page.total == 0 and parsed.plain_words:
-            fuzzy = fuzzy_words(index, searcher, parsed.plain_words)
-            if fuzzy is not None:
-                text = fuzzy[0]
+            corrections = spelling_correction(searcher, parsed.plain_words)
+            if corrections:
+                corrected = corrected_text(request.text, corrections)
+                text = parse_text(index, corrected).query
                 page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
-                corrected = _corrected(searcher, request.text, fuzzy[1], page)
         hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
         facets = Facets(**facet_counts(searcher, self.schema, text, request))
         return SearchResponse(
@@ -122,29 +134,85 @@ class EventIndex:
         return EventDetail(
             **hit_fields(event),
             versions=[VersionOut(v.slug, v.headline, v.timestamp, v.current) for v in event.versions],
-            related_links=[
-                RelatedLinkOut(
-                    id=link.slug,
-                    headline=link.headline,
-                    date=link.date,
-                    context=list(link.context),
-                    indexed=self._find(searcher, link.slug) is not None,
-                )
-                for link in event.related
-            ],
+            related_links=self._source_links(searcher, event),
             source_format=event.source_format,
         )
 
-    def related(self, event_id: str, size: int) -> list[RelatedHit]:
+    def related(self, event_id: str, size: int,
+                filters: SearchRequest | None = None) -> RelatedResponse:
         searcher = self.index.searcher()
         event = stored_event(searcher.doc(self._address(searcher, event_id)))
-        result = searcher.search(related_query(self.schema, event), limit=size)
-        hits = []
-        for score, address in result.hits:
+        return RelatedResponse(
+            id=event.id,
+            hits=self.related_to(event, size, filters, searcher),
+            source_links=self._source_links(searcher, event),
+        )
+
+    def related_to(self, event: Event, size: int, filters: SearchRequest | None = None,
+                   searcher: tantivy.Searcher | None = None) -> list[RelatedHit]:
+        """Events related to `event` (stored or a draft), best first; see related.py."""
+        searcher = searcher or self.index.searcher()
+        restrict = filter_queries(self.schema, filters or SearchRequest())
+        text_scores: dict[tuple[int, int], float] = {}
+        candidates: dict[tuple[int, int], tantivy.DocAddress] = {}
+        for number, query in enumerate(candidate_queries(self.schema, event)):
+            for score, address in searcher.search(must_all([query, *restrict]),
+                                                  limit=CANDIDATES).hits:
+                key = (address.segment_ord, address.doc)
+                candidates[key] = address
+                if number == 0:
+                    text_scores[key] = score
+        best_text = max(text_scores.values(), default=0.0)
+        ranked = []
+        for key, address in candidates.items():
             other = stored_event(searcher.doc(address))
-            hits.append(RelatedHit(**hit_fields(other), score=round(score, 4),
-                                   context=context_tags(event, other)))
-        return hits
+            parts = score_parts(event, other, text_scores.get(key, 0.0), best_text)
+            ranked.append(RelatedHit(**hit_fields(other), score=blended(parts), score_parts=parts,
+                                     context=context_tags(event, other)))
+        ranked.sort(key=lambda h: (-h.score, h.id))
+        return ranked[:size]
+
+    def plain_more_like_this(self, event_id: str, size: int) -> list[str]:
+        """Ids ranked by Tantivy more-like-this alone: the baseline of the related blend."""
+        searcher = self.index.searcher()
+        event = stored_event(searcher.doc(self._address(searcher, event_id)))
+        hits = searcher.search(headline_query(self.schema, event), limit=size).hits
+        return [stored_event(searcher.doc(address)).id for _, address in hits]
+
+    def suggest(self, text: str, size: int) -> SuggestResponse:
+        started = time.perf_counter()
+        index = self.index
+        searcher = index.searcher()
+        suggestions = suggest(self._dictionary(index, searcher), searcher, text, size)
+        took_ms = round((time.perf_counter() - started) * 1000, 3)
+        return SuggestResponse(query=text, took_ms=took_ms, suggestions=suggestions)
+
+    def facet_values(self, facet: str, prefix: str, request: SearchRequest,
+                     size: int) -> FacetSearchResponse:
+        """Values of one facet containing a word that starts with `prefix`, counted over
+        the events matching `request` (its own facet's selection left out)."""
+        index = self.index
+        searcher = index.searcher()
+        text = parse_text(index, request.text, request.strict).query
+        return FacetSearchResponse(facet=facet, prefix=prefix,
+                                   values=search_facet(searcher, self.schema, text, request,
+                                                       facet, prefix, size))
+
+    def _dictionary(self, index: tantivy.Index, searcher: tantivy.Searcher) -> LabelDictionary:
+        with self._swap_lock:
+            cached = self._dictionaries.get(id(index))
+            if cached is None or cached.stale(searcher):
+                cached = LabelDictionary(searcher)
+                self._dictionaries = {id(index): cached}  # one generation at a time
+            return cached
+
+    def _source_links(self, searcher: tantivy.Searcher, event: Event) -> list[RelatedLinkOut]:
+        return [
+            RelatedLinkOut(id=link.slug, headline=link.headline, date=link.date,
+                           context=list(link.context),
+                           indexed=self._find(searcher, link.slug) is not None)
+            for link in event.related
+        ]
 
     def _address(self, searcher: tantivy.Searcher, event_id: str) -> tantivy.DocAddress:
         address = self._find(searcher, event_id)
@@ -160,13 +228,3 @@ class EventIndex:
                 return hits[0][1]
         return None
 
-
-def _corrected(searcher: tantivy.Searcher, text: str, fuzzed: list[str], page: Page) -> str | None:
-    """The query with each fuzzily matched word replaced by its match in the best hit."""
-    if not page.hits:
-        return None
-    headline = stored_event(searcher.doc(page.hits[0][1])).headline
-    corrected = text
-    for word in fuzzed:
-        corrected = re.sub(rf"\b{re.escape(word)}\b", correction(word, headline), corrected)
-    return corrected

@@ -18,7 +18,7 @@ import tantivy
 from indexer.enrich.countries import country_name
 from indexer.record import TOPIC_LABELS
 from service.models import FacetValue
-from service.search.query import SearchRequest, filter_queries, must_all
+from service.search.query import BadQuery, SearchRequest, filter_queries, must_all
 
 
 class TermsFacet:
@@ -112,6 +112,20 @@ def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
     return counts
 
 
+def search_facet(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tantivy.Query,
+                 request: SearchRequest, name: str, prefix: str, size: int) -> list[FacetValue]:
+    """Values of facet `name` with a word starting with `prefix` (any case), most events first."""
+    facet = next((f for f in FACETS if f.name == name and isinstance(f, TermsFacet)), None)
+    if facet is None:
+        raise BadQuery(f"no facet {name!r} to search: use one of "
+                       + ", ".join(f.name for f in FACETS if isinstance(f, TermsFacet)))
+    kind = "[a-z]+:" if isinstance(facet, EntityFacet) else ""
+    include = f"(?i){kind}(.*[\\s(-])?{_regex_literal(prefix)}.*" if prefix else ".*"
+    query = must_all([text, *filter_queries(schema, request, except_facet=name)])
+    aggregation = {name: {"terms": {"field": facet._field, "size": size, "include": include}}}
+    return facet.values(searcher.aggregate(query, aggregation), request)
+
+
 def toggle(request: SearchRequest, facet: str, value: str) -> str:
     """The query string of `request` with `value` of `facet` ticked or unticked."""
     params = request_params(request)
@@ -144,6 +158,14 @@ def _missing_selected(searcher, schema, query, facet, request, values) -> list[F
             count = searcher.search(with_value, limit=1).count
             missing.append(facet._value(value, count, request, request.selected(facet.name)))
     return missing
+
+
+def _regex_literal(text: str) -> str:
+    """`text` matched literally by Tantivy's (Rust) regex, which rejects needless escapes."""
+    return "".join(f"\\{char}" if char in _REGEX_META else char for char in text)
+
+
+_REGEX_META = set("\\.+*?()|[]{}^$#&-~")
 
 
 def _merged(aggregations) -> dict:

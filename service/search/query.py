@@ -4,8 +4,9 @@ Search-box syntax: all words required; "phrases"; AND, OR, NOT and -word; field:
 the label fields. Lenient by default: a stray quote or parenthesis, or a dangling operator,
 is dropped and the rest searched (the response says what was ignored); `strict=true` turns
 those into 400 errors with their position. An unknown field is an error in both modes.
-When a plain word matches nothing, fuzzy matching (edit distance 1 for words of 5 to 8
-letters, 2 beyond) is tried and the response carries the corrected query.
+When a plain word matches nothing, it is replaced by the closest headline word in the
+index (edit distance 1 for words of 5 to 8 letters, 2 beyond; the more frequent on a tie)
+and the response carries the corrected query.
 """
 
 from __future__ import annotations
@@ -156,9 +157,11 @@ def parse_text(index: tantivy.Index, text: str, strict: bool = False) -> ParsedT
         return ParsedText(tantivy.Query.all_query())
     ast, errors = tantivy.parse_query_lenient(text)
     _check_fields(ast)
+    messages = [f"{e['message']} at position {e['pos']}" for e in errors]
+    if not messages and not _parses_strictly(text):
+        messages = ["an operator with nothing on one side"]  # e.g. "missile AND"
     warnings = []
-    if errors:
-        messages = [f"{e['message']} at position {e['pos']}" for e in errors]
+    if messages:
         if strict:
             raise BadQuery(f"syntax error in {text!r}: " + "; ".join(messages))
         warnings = [f"ignored: {m}" for m in messages]
@@ -172,33 +175,35 @@ def parse_text(index: tantivy.Index, text: str, strict: bool = False) -> ParsedT
     return ParsedText(query, warnings, _plain_words(tantivy.parse_query_lenient(text)[0]))
 
 
-def fuzzy_words(index: tantivy.Index, searcher: tantivy.Searcher,
-                words: list[str]) -> tuple[tantivy.Query, list[str]] | None:
-    """A query where each word that matches nothing is matched fuzzily, or None."""
-    clauses, fuzzed = [], []
+def spelling_correction(searcher: tantivy.Searcher, words: list[str]) -> dict[str, str]:
+    """For each word that matches nothing, the indexed headline word closest to it (edit
+    distance 1 for words of 5 to 8 letters, 2 beyond; the most frequent on a tie)."""
+    corrections = {}
     for word in words:
         stems = _STEMMER.analyze(word)
-        if len(stems) != 1:
-            return None
-        stem = stems[0]
-        if any(searcher.doc_freq(f, stem) for f in FULL_TEXT_FIELDS) or len(word) < 5:
-            clauses.append(index.parse_query(word, list(FULL_TEXT_FIELDS), FIELD_BOOSTS))
+        if len(word) < 5 or len(stems) != 1:
             continue
-        distance = 1 if len(word) <= 8 else 2
-        fuzzed.append(word)
-        clauses.append(tantivy.Query.disjunction_max_query([
-            tantivy.Query.fuzzy_term_query(index.schema, f, stem, distance=distance)
-            for f in FULL_TEXT_FIELDS
-        ]))
-    if not fuzzed:
-        return None
-    return tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses]), fuzzed
+        if any(searcher.doc_freq(f, stems[0]) for f in FULL_TEXT_FIELDS):
+            continue
+        allowed = 1 if len(word) <= 8 else 2
+        best = _closest(word.lower(), searcher.terms_with_prefix(
+            "headline_words", word[:1].lower(), None, 20_000), allowed)
+        if best:
+            corrections[word] = best
+    return corrections
 
 
-def correction(word: str, headline: str) -> str:
-    """The word of `headline` closest to `word` (which matched it fuzzily)."""
-    candidates = re.findall(r"[\w'-]+", headline)
-    return min(candidates, key=lambda c: _edit_distance(word.lower(), c.lower()), default=word)
+def corrected_text(text: str, corrections: dict[str, str]) -> str:
+    for word, replacement in corrections.items():
+        text = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", replacement, text)
+    return text
+
+
+def _closest(word: str, terms: list[tuple[str, int]], allowed: int) -> str | None:
+    scored = [(_edit_distance(word, term), -count, term) for term, count in terms
+              if abs(len(term) - len(word)) <= allowed]
+    scored = [entry for entry in scored if entry[0] <= allowed]
+    return min(scored)[2] if scored else None
 
 
 def filter_queries(schema: tantivy.Schema, request: SearchRequest,
@@ -223,9 +228,19 @@ def must_all(queries: list[tantivy.Query]) -> tantivy.Query:
 
 def rank_after(schema: tantivy.Schema, cursor: Cursor, newest_first: bool) -> tantivy.Query:
     """Events after the cursor's in date order (by `rank`)."""
-    bounds = (None, cursor.rank) if newest_first else (cursor.rank, None)
-    return tantivy.Query.range_query(schema, "rank", tantivy.FieldType.Integer, *bounds,
-                                     include_lower=False, include_upper=False)
+    if newest_first:
+        return tantivy.Query.range_query(schema, "rank", tantivy.FieldType.Integer,
+                                         upper_bound=cursor.rank, include_upper=False)
+    return tantivy.Query.range_query(schema, "rank", tantivy.FieldType.Integer,
+                                     lower_bound=cursor.rank, include_lower=False)
+
+
+def _parses_strictly(text: str) -> bool:
+    try:
+        tantivy.parse_query(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_fields(ast: dict) -> None:

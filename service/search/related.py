@@ -1,12 +1,22 @@
-"""Related events: Tantivy more-like-this on the headline, blended with shared labels.
+"""Related events, ranked by a documented blend and explained.
 
-The query is one disjunction: more-like-this over the headline's distinctive words, plus
-a boosted term per entity, country and story of the event. A result's `context` lists the
-tags it shares with the event (entity names, country names, the story), alphabetically,
+Candidates: the top hits of Tantivy more-like-this on the headline, plus the top hits
+sharing an entity, country or the story (both under the request's filters). Each candidate
+gets five parts in [0, 1], and its score is their weighted sum (`WEIGHTS`):
+
+  text       more-like-this score over the headline's distinctive words, / the best one
+  entities   shared entities (people, organisations, places...), / min(3, the event's)
+  countries  shared countries, / the event's
+  story      1 when both carry the same story label
+  time       0.5 ** (days apart / 30): events close in time are likelier one story
+
+`context` lists the shared tags (entity names, country names, the story) alphabetically,
 as the source pages' "Context:" lines do.
 """
 
 from __future__ import annotations
+
+import math
 
 import tantivy
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -14,18 +24,43 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from indexer.enrich.countries import country_name
 from indexer.record import Event
 
+WEIGHTS = {"text": 1.0, "entities": 0.8, "countries": 0.3, "story": 1.0, "time": 0.3}
+TIME_HALF_LIFE_DAYS = 30.0
+CANDIDATES = 100
 _STOP_WORDS = sorted(STOP_WORDS)
-# Sharing a story says more than sharing an entity, which says more than a country.
-BOOSTS = {"story": 3.0, "entity": 2.0, "country": 1.0}
 
 
-def related_query(schema: tantivy.Schema, event: Event) -> tantivy.Query:
-    clauses = [
-        (tantivy.Occur.Should, _headline_likeness(schema, event.headline)),
-        *((tantivy.Occur.Should, q) for q in _shared_label_queries(schema, event)),
-    ]
+def candidate_queries(schema: tantivy.Schema, event: Event) -> list[tantivy.Query]:
+    """More-like-this on the headline, and shared labels; neither matches the event itself."""
     own = tantivy.Query.term_query(schema, "id", event.id)
-    return tantivy.Query.boolean_query([*clauses, (tantivy.Occur.MustNot, own)])
+    labels = _label_queries(schema, event)
+    queries = [_headline_likeness(schema, event.headline)]
+    if labels:
+        queries.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in labels]))
+    return [tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.MustNot, own)])
+            for q in queries]
+
+
+def headline_query(schema: tantivy.Schema, event: Event) -> tantivy.Query:
+    """Plain more-like-this, the baseline the blend is measured against."""
+    return candidate_queries(schema, event)[0]
+
+
+def score_parts(event: Event, other: Event, text_score: float, best_text: float) -> dict[str, float]:
+    mine = _entity_names(event)
+    return {
+        "text": round(text_score / best_text, 4) if best_text else 0.0,
+        "entities": round(min(1.0, len(mine & _entity_names(other)) / min(3, len(mine)))
+                          if mine else 0.0, 4),
+        "countries": round(len(set(event.countries) & set(other.countries))
+                           / len(event.countries), 4) if event.countries else 0.0,
+        "story": 1.0 if event.story and event.story == other.story else 0.0,
+        "time": round(math.pow(0.5, abs((event.date - other.date).days) / TIME_HALF_LIFE_DAYS), 4),
+    }
+
+
+def blended(parts: dict[str, float]) -> float:
+    return round(sum(WEIGHTS[name] * value for name, value in parts.items()), 4)
 
 
 def context_tags(event: Event, other: Event) -> list[str]:
@@ -45,17 +80,17 @@ def _headline_likeness(schema: tantivy.Schema, headline: str) -> tantivy.Query:
     )
 
 
-def _shared_label_queries(schema: tantivy.Schema, event: Event) -> list[tantivy.Query]:
-    labels = [
-        ("story", [event.story] if event.story else []),
-        ("entity", [e.name for e in event.entities]),
-        ("country", list(event.countries)),
-    ]
-    return [
-        tantivy.Query.boost_query(tantivy.Query.term_query(schema, field, value), BOOSTS[field])
-        for field, values in labels
-        for value in dict.fromkeys(values)
-    ]
+def _label_queries(schema: tantivy.Schema, event: Event) -> list[tantivy.Query]:
+    labels = [("story", [event.story] if event.story else []),
+              ("entity", [e.name for e in event.entities]),
+              ("country", list(event.countries))]
+    return [tantivy.Query.term_query(schema, field, value)
+            for field, values in labels for value in dict.fromkeys(values)]
+
+
+def _entity_names(event: Event) -> set[str]:
+    countries = {country_name(code) for code in event.countries}
+    return {e.name for e in event.entities} - countries
 
 
 def _tags(event: Event) -> set[str]:

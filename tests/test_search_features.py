@@ -1,0 +1,238 @@
+"""Search at the level of the best engines: multi-select facets checked against counts
+computed from the stored events, cursors across index changes, strict and lenient parsing,
+spelling correction, suggestions, facet value search, explained related events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from urllib.parse import parse_qs
+
+import pytest
+
+from indexer.index import storage
+from indexer.index.writer import EventWriter
+from indexer.ingest import IngestOptions, ingest
+from indexer.record import Event
+from service.search.engine import EventIndex
+from service.search.query import search_request
+from tests.conftest import SEED_ID, WIKITIMES
+
+
+def search(client, **params):
+    response = client.get("/api/search", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def all_events(client) -> list[dict]:
+    """Every stored event, read through cursor paging."""
+    events, cursor = [], None
+    while True:
+        params = {"sort": "-date", "size": 100, **({"cursor": cursor} if cursor else {})}
+        body = search(client, **params)
+        events += body["hits"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return events
+
+
+def test_multi_select_facet_counts_leave_out_their_own_filter(client):
+    events = all_events(client)
+    selected_countries, selected_topic = {"RU", "PL"}, "armed-conflicts"
+    body = search(client, country=sorted(selected_countries), topic=selected_topic,
+                  facet_size="100")
+
+    def codes(e): return {c["code"] for c in e["countries"]}
+    in_countries = [e for e in events if codes(e) & selected_countries]
+    in_topic = [e for e in events if selected_topic in e["topics"]]
+    both = [e for e in in_topic if codes(e) & selected_countries]
+
+    expected_country = Counter(c for e in in_topic for c in codes(e))
+    expected_topic = Counter(t for e in in_countries for t in e["topics"])
+    expected_story = Counter(e["story"] for e in both if e["story"])
+    assert body["total"] == len(both)
+    assert {v["value"]: v["count"] for v in body["facets"]["country"]} == dict(expected_country)
+    assert {v["value"]: v["count"] for v in body["facets"]["topic"]} == dict(expected_topic)
+    assert {v["value"]: v["count"] for v in body["facets"]["story"]} == dict(expected_story)
+    selected = {v["value"] for v in body["facets"]["country"] if v["selected"]}
+    assert selected == selected_countries
+
+
+def test_facet_toggle_adds_or_removes_the_value_and_restarts_paging(client):
+    body = search(client, country="RU", page=2)
+    values = {v["value"]: v for v in body["facets"]["country"]}
+    assert parse_qs(values["RU"]["toggle"]).get("country") is None
+    other = next(v for code, v in values.items() if code != "RU")
+    toggled = parse_qs(other["toggle"])
+    assert sorted(toggled["country"]) == sorted(["RU", other["value"]])
+    assert "page" not in toggled
+
+
+def test_facet_sizes_apply_per_facet(client):
+    body = search(client, facet_size=["3", "entity:7"])
+    assert len(body["facets"]["country"]) == 3 and len(body["facets"]["entity"]) == 7
+
+
+def test_entity_facet_values_carry_their_kind(client):
+    kinds = {v["type"] for v in search(client, facet_size="entity:100")["facets"]["entity"]}
+    assert {"person", "organisation", "place"} <= kinds
+
+
+def test_date_histogram_interval_follows_the_span(client):
+    def interval(**params):
+        return {v["type"] for v in search(client, **params)["facets"]["date"]}
+    assert interval() == {"year"}
+    assert interval(**{"from": "2016-01-01", "to": "2017-06-30"}) == {"month"}
+    assert interval(**{"from": "2016-11-01", "to": "2016-11-30"}) <= {"day"}
+
+
+def test_source_filter_and_facet(client):
+    top = search(client)["facets"]["source"][0]
+    assert search(client, source=top["value"])["total"] == top["count"]
+
+
+def test_cursor_paging_visits_every_event_once_in_date_order(client):
+    events = all_events(client)
+    assert len(events) == search(client)["total"]
+    assert len({e["id"] for e in events}) == len(events)
+    dates = [e["date"] for e in events]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_relevance_cursor_continues_where_the_page_ended(client):
+    first = search(client, q="president", size=5)
+    second = search(client, q="president", size=5, cursor=first["next_cursor"])
+    by_pages = search(client, q="president", size=10)["hits"]
+    assert [h["id"] for h in first["hits"] + second["hits"]] == [h["id"] for h in by_pages]
+
+
+def test_cursor_stays_right_while_the_index_changes(tmp_path, nlp):
+    data = tmp_path / "data"
+    ingest([WIKITIMES], data, IngestOptions(nlp=nlp))
+    index = EventIndex.open(data)
+
+    def page(cursor=None):
+        request = search_request(sort="-date", size=50, cursor=cursor)
+        return index.search(request)
+
+    first = page()
+    seen = [h.id for h in first.hits]
+    # Between two pages: an event newer than the cursor, one older, one deleted.
+    live = storage.open_index(data)
+    unseen_victim = None
+    with EventWriter(live, heap_size=15_000_000, threads=1) as writer:
+        writer.upsert([
+            Event(id="new-newest", date=dt.date(2015, 12, 31), headline="Added after page one."),
+            Event(id="new-oldest", date=dt.date(2015, 1, 1), headline="Added, old enough."),
+        ])
+    index.index.reload()  # what the service's reader does by itself within a second
+    remaining_ids = []
+    cursor = first.next_cursor
+    while cursor:
+        next_page = page(cursor)
+        if unseen_victim is None and next_page.hits:
+            unseen_victim = next_page.hits[-1].id
+            with EventWriter(live, heap_size=15_000_000, threads=1) as writer:
+                writer.delete(unseen_victim)
+            index.index.reload()
+        remaining_ids += [h.id for h in next_page.hits]
+        cursor = next_page.next_cursor
+    visited = seen + remaining_ids
+    assert len(visited) == len(set(visited))  # nothing twice
+    assert "new-newest" not in visited  # it sorts before the cursor
+    assert "new-oldest" in visited  # it sorts after it
+    # Every original event once (the deleted one was already on its page), plus the addition.
+    assert len(set(visited)) == 428 + 1
+
+
+def test_lenient_parsing_searches_what_it_can_read_and_says_what_it_ignored(client):
+    body = search(client, q='"missile system')
+    assert body["total"] >= 1 and "position" in body["warnings"][0]
+    assert search(client, q="(Kaliningrad")["total"] == search(client, q="Kaliningrad")["total"]
+    assert search(client, q="missile AND")["total"] == search(client, q="missile")["total"]
+
+
+def test_strict_parsing_reports_the_position(client):
+    response = client.get("/api/search", params={"q": "(russia OR", "strict": "true"})
+    assert response.status_code == 400 and "position 10" in response.json()["detail"]
+
+
+def test_field_syntax_on_facet_fields(client):
+    assert search(client, q="country:RU missile")["total"] == search(
+        client, q="missile", country="RU")["total"]
+
+
+def test_word_matching_nothing_is_corrected(client):
+    body = search(client, q="kaliningard missle")
+    assert body["corrected_query"] == "kaliningrad missile"
+    assert SEED_ID in [h["id"] for h in body["hits"]]
+    assert search(client, q="missile")["corrected_query"] is None
+
+
+def test_recency_blend_favours_newer_events(client):
+    def mean_year(**params):
+        hits = search(client, q="president", size=10, **params)["hits"]
+        return sum(int(h["date"][:4]) for h in hits) / len(hits)
+    assert mean_year(recency=1) > mean_year()
+
+
+def test_suggest_completes_entities_stories_countries_then_words(client):
+    body = client.get("/api/suggest", params={"q": "put"}).json()
+    first = body["suggestions"][0]
+    assert first == {"text": "Vladimir Putin", "kind": "entity", "count": first["count"],
+                     "type": "person", "filter": {"entity": "Vladimir Putin"}}
+    kinds = [s["kind"] for s in body["suggestions"]]
+    assert "term" in kinds and kinds.index("term") > 0
+    stories = client.get("/api/suggest", params={"q": "brex"}).json()["suggestions"]
+    assert {"kind": "story", "text": "Brexit"}.items() <= stories[0].items()
+    countries = client.get("/api/suggest", params={"q": "lithu"}).json()["suggestions"]
+    assert any(s["kind"] == "country" and s["filter"] == {"country": "LT"} for s in countries)
+
+
+def test_facet_value_search_matches_any_word_and_respects_filters(client):
+    values = client.get("/api/facets/entity", params={"prefix": "puti"}).json()["values"]
+    assert values[0]["value"] == "Vladimir Putin"
+    narrowed = client.get("/api/facets/entity", params={"prefix": "puti", "country": "SY"})
+    assert all(v["count"] <= values[0]["count"] for v in narrowed.json()["values"])
+    assert client.get("/api/facets/date", params={"prefix": "x"}).status_code == 400
+
+
+def test_related_hits_explain_their_score(client):
+    hits = client.get(f"/api/events/{SEED_ID}/related").json()["hits"]
+    for hit in hits:
+        assert set(hit["score_parts"]) == {"text", "entities", "countries", "story", "time"}
+        weights = {"text": 1.0, "entities": 0.8, "countries": 0.3, "story": 1.0, "time": 0.3}
+        assert hit["score"] == pytest.approx(
+            sum(weights[k] * v for k, v in hit["score_parts"].items()), abs=1e-3)
+
+
+def test_related_filters_apply(client):
+    hits = client.get(f"/api/events/{SEED_ID}/related",
+                      params={"country": "PL", "size": 10}).json()["hits"]
+    assert hits and all("PL" in {c["code"] for c in h["countries"]} for h in hits)
+
+
+def test_related_response_lists_the_source_links_apart(client):
+    body = client.get(f"/api/events/{SEED_ID}/related").json()
+    assert len(body["source_links"]) == 5
+    assert body["source_links"][0]["context"] == ["NATO", "Russia", "United States"]
+
+
+def test_related_for_unsaved_text_goes_through_the_same_enrichment(client):
+    draft = {"headline": "Russia moves more missiles into Kaliningrad, alarming Poland and "
+                         "Lithuania.", "date": "2016-11-25"}
+    response = client.post("/api/related", json=draft, params={"size": 5})
+    assert response.status_code == 200, response.text
+    hits = response.json()["hits"]
+    assert SEED_ID in [h["id"] for h in hits[:3]]
+    assert {"Kaliningrad", "Lithuania", "Poland", "Russia"} & set(hits[0]["context"])
+
+
+def test_openapi_documents_the_new_parameters(client):
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    search_params = {p["name"] for p in paths["/api/search"]["get"]["parameters"]}
+    assert {"source", "cursor", "strict", "facet_size", "recency"} <= search_params
+    assert {"/api/suggest", "/api/facets/{facet}", "/api/related"} <= set(paths)
+    assert json.dumps(paths["/api/search"]["get"]["parameters"]).count("description") >= 15
