@@ -8,6 +8,7 @@ Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 usage error,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -89,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="server processes sharing the port (default 1; one per core "
+                            "for throughput)")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                       help="log every request (default on)")
     serve.set_defaults(run=_serve)
 
     search = commands.add_parser(
@@ -164,7 +170,10 @@ def _serve(args) -> int:
         print(f"no index in {settings.data_dir}: building it from the sample dump {SAMPLE_DUMP}",
               file=sys.stderr)
         print(ingest([SAMPLE_DUMP], settings.data_dir).describe(), file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    # Workers are separate processes: each builds the app from the environment.
+    os.environ["EVENTSEARCH_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="info", access_log=args.access_log)
     return 0
 
 
