@@ -21,11 +21,11 @@ from service.models import (
     FacetSearchResponse,
     Facets,
     Hit,
-    RelatedResponse,
-    SuggestResponse,
     RelatedHit,
     RelatedLinkOut,
+    RelatedResponse,
     SearchResponse,
+    SuggestResponse,
     VersionOut,
 )
 from service.search.facets import facet_counts, search_facet
@@ -60,10 +60,12 @@ class EventIndex:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self._swap_lock = threading.Lock()
+        # Name first, then that generation: a swap in between is caught by the next refresh.
         self.generation = live_generation(self.data_dir)
-        self.index = open_index(self.data_dir)
+        self.index = (open_generation(self.data_dir, self.generation) if self.generation
+                      else open_index(self.data_dir))  # raises IndexUnavailable: what to run
         self.schema = self.index.schema
-        self._dictionaries: dict[int, LabelDictionary] = {}
+        self._dictionary: tuple[tantivy.Index, LabelDictionary] | None = None
 
     @classmethod
     def open(cls, data_dir: Path) -> EventIndex:
@@ -183,7 +185,7 @@ class EventIndex:
         started = time.perf_counter()
         index = self.index
         searcher = index.searcher()
-        suggestions = suggest(self._dictionary(index, searcher), searcher, text, size)
+        suggestions = suggest(self._labels(index, searcher), searcher, text, size)
         took_ms = round((time.perf_counter() - started) * 1000, 3)
         return SuggestResponse(query=text, took_ms=took_ms, suggestions=suggestions)
 
@@ -198,13 +200,13 @@ class EventIndex:
                                    values=search_facet(searcher, self.schema, text, request,
                                                        facet, prefix, size))
 
-    def _dictionary(self, index: tantivy.Index, searcher: tantivy.Searcher) -> LabelDictionary:
+    def _labels(self, index: tantivy.Index, searcher: tantivy.Searcher) -> LabelDictionary:
+        """The label dictionary of `index`'s generation (one generation at a time)."""
         with self._swap_lock:
-            cached = self._dictionaries.get(id(index))
-            if cached is None or cached.stale(searcher):
-                cached = LabelDictionary(searcher)
-                self._dictionaries = {id(index): cached}  # one generation at a time
-            return cached
+            cached = self._dictionary
+            if cached is None or cached[0] is not index or cached[1].stale(searcher):
+                cached = self._dictionary = (index, LabelDictionary(searcher))
+            return cached[1]
 
     def _source_links(self, searcher: tantivy.Searcher, event: Event) -> list[RelatedLinkOut]:
         return [
