@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -93,9 +94,12 @@ class Cursor(msgspec.Struct, array_like=True, frozen=True):
     def decode(cls, text: str) -> Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            return msgspec.msgpack.decode(raw, type=cls)
+            cursor = msgspec.msgpack.decode(raw, type=cls)
         except (ValueError, msgspec.DecodeError):
-            raise BadQuery("invalid cursor: pass the `next_cursor` of a previous response") from None
+            cursor = None
+        if cursor is None or cursor.rank < 0 or cursor.position < 0 or not math.isfinite(cursor.score):
+            raise BadQuery("invalid cursor: pass the `next_cursor` of a previous response")
+        return cursor
 
 
 @dataclass
