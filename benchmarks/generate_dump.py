@@ -328,7 +328,8 @@ def _page_xml(event: Event) -> bytes:
         parts.append("  <changes>")
         for v in event.versions:
             attrs = ' current="true"' if v.current else f" timestamp={quoteattr(v.timestamp or '')}"
-            parts.append(f"    <version slug={quoteattr(v.slug)}{attrs}>{escape(v.headline)}</version>")
+            parts.append(f"    <version slug={quoteattr(v.slug)}{attrs}>"
+                         f"{escape(v.headline)}</version>")
         parts.append("  </changes>")
     parts.append("</event>")
     return ("\n".join(parts) + "\n").encode()

@@ -451,7 +451,7 @@ def _verdict(ok: bool | None) -> str:
 
 
 def table(results: dict) -> str:
-    ceiling = results["ceiling"]["docs_per_s"] if "docs_per_s" in results.get("ceiling", {}) else None
+    ceiling = results.get("ceiling", {}).get("docs_per_s")
     cold, warm = results["cold"], results["warm"]
     cold_rate = cold.get("events_per_s_end_to_end")
     warm_rate = warm.get("events_per_s_end_to_end")
