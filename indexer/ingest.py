@@ -126,7 +126,7 @@ def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = N
             storage.remove_generation(data_dir, name)
         name, index = storage.new_generation(data_dir)
         try:
-            summary = _run(paths, data_dir, index, options)
+            summary = _run(paths, data_dir, index, options, fresh=True)
             _verify(index, summary)
         except BaseException:
             storage.remove_generation(data_dir, name)
@@ -138,7 +138,7 @@ def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = N
 
 
 def _run(paths: list[Path], data_dir: Path, index: tantivy.Index,
-         options: IngestOptions) -> IngestSummary:
+         options: IngestOptions, fresh: bool = False) -> IngestSummary:
     started = time.perf_counter()
     summary = IngestSummary(rejects_path=options.rejects_path or Path(data_dir) / REJECTS_FILE)
     nlp = options.nlp or load_pipeline()
@@ -151,13 +151,13 @@ def _run(paths: list[Path], data_dir: Path, index: tantivy.Index,
         # Workers fork when enrich() is called: before the index writer starts its threads.
         labelled = enricher.enrich(events)
         status = _StatusFile(options.status_path, summary, started)
-        with EventWriter(index) as writer:
+        with EventWriter(index, fresh=fresh) as writer:
             written = writer.upsert(status.track(_progress(labelled, options.progress)))
             status.write("committing")
     summary.indexed = written - folder.superseded
     summary.merged = folder.merged
+    summary.cache_hits = enricher.cache_hits
     if cache is not None:
-        summary.cache_hits = cache.hits
         cache.close()
     summary.seconds = time.perf_counter() - started
     return summary

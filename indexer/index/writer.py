@@ -15,10 +15,10 @@ _encoder = msgspec.msgpack.Encoder()
 _EPOCH = dt.date(1970, 1, 1)
 
 
-def to_document(event: Event) -> tantivy.Document:
+def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("id", event.id)
-    for alias in event.aliases:
+    for alias in event.aliases if aliases is None else aliases:
         doc.add_text("alias", alias)
     doc.add_text("headline", event.headline)
     doc.add_text("headline_words", event.headline)
@@ -54,16 +54,23 @@ class EventWriter:
     (tantivy's own writer context manager commits even on errors).
     """
 
-    def __init__(self, index: tantivy.Index, heap_size: int = 128_000_000, threads: int = 0):
+    def __init__(self, index: tantivy.Index, heap_size: int = 128_000_000, threads: int = 0,
+                 fresh: bool = False):
+        """`fresh`: the index starts empty and each id comes once (a new generation fed
+        through a folder), so only old-version slugs can name an earlier document: the
+        per-event delete, which tantivy keeps in memory until the commit, is skipped."""
         self._writer = index.writer(heap_size=heap_size, num_threads=threads)
+        self._fresh = fresh
 
     def upsert(self, events: Iterable[Event]) -> int:
         count = 0
         for event in events:
             # Replaces the event and any document indexed earlier under one of its old slugs.
-            for stale_id in (event.id, *event.aliases):
+            aliases = event.aliases
+            stale_ids = aliases if self._fresh else (event.id, *aliases)
+            for stale_id in stale_ids:
                 self._writer.delete_documents_by_term("id", stale_id)
-            self._writer.add_document(to_document(event))
+            self._writer.add_document(to_document(event, aliases))
             count += 1
         return count
 
