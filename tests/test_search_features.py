@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections import Counter
 from urllib.parse import parse_qs
 
@@ -236,3 +237,21 @@ def test_openapi_documents_the_new_parameters(client):
     assert {"source", "cursor", "strict", "facet_size", "recency"} <= search_params
     assert {"/api/suggest", "/api/facets/{facet}", "/api/related"} <= set(paths)
     assert json.dumps(paths["/api/search"]["get"]["parameters"]).count("description") >= 15
+
+
+def test_cached_facet_counts_follow_a_commit(tmp_path, nlp):
+    data = tmp_path / "data"
+    ingest([WIKITIMES], data, IngestOptions(nlp=nlp))
+    index = EventIndex.open(data)
+    old = os.stat(storage.generations_dir(data) / index.generation / "meta.json").st_mtime_ns
+    os.utime(storage.generations_dir(data) / index.generation / "meta.json",
+             ns=(old - 10**10, old - 10**10))  # an old commit: counts may be cached
+    before = index.search(search_request(topic=["sports"]))
+    assert index.search(search_request(topic=["sports"])).facets == before.facets
+    with EventWriter(storage.open_index(data), heap_size=15_000_000, threads=1) as writer:
+        writer.upsert([Event(id="x1", date=dt.date(2015, 9, 9), topics=["sports"],
+                             headline="A new sports event.")])
+    index.index.reload()
+    after = index.search(search_request(topic=["sports"]))
+    topic_count = {v.value: v.count for v in after.facets.topic}["sports"]
+    assert topic_count == {v.value: v.count for v in before.facets.topic}["sports"] + 1

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import tantivy
 
-from indexer.index.storage import live_generation, open_generation, open_index
+from indexer.index.storage import generations_dir, live_generation, open_generation, open_index
 from indexer.record import Event
 from service.models import (
     EventDetail,
@@ -47,6 +48,7 @@ from service.search.related import (
     score_parts,
 )
 from service.search.render import hit, hit_fields, stored_event
+from service.search.result_cache import ResultCache, index_state
 from service.search.suggest import LabelDictionary, suggest
 
 _SNIPPET_MAX_CHARS = 400  # headlines run to three sentences: show them whole
@@ -61,11 +63,13 @@ class EventIndex:
         self.data_dir = Path(data_dir)
         self._swap_lock = threading.Lock()
         # Name first, then that generation: a swap in between is caught by the next refresh.
-        self.generation = live_generation(self.data_dir)
-        self.index = (open_generation(self.data_dir, self.generation) if self.generation
-                      else open_index(self.data_dir))  # raises IndexUnavailable: what to run
-        self.schema = self.index.schema
+        name = live_generation(self.data_dir)
+        index = (open_generation(self.data_dir, name) if name
+                 else open_index(self.data_dir))  # raises IndexUnavailable: what to run
+        self._live: tuple[str | None, tantivy.Index] = (name, index)
+        self.schema = index.schema
         self._dictionary: tuple[tantivy.Index, LabelDictionary] | None = None
+        self._facets = ResultCache()
 
     @classmethod
     def open(cls, data_dir: Path) -> EventIndex:
@@ -78,16 +82,25 @@ class EventIndex:
             if name is None or name == self.generation:
                 return False
             index = open_generation(self.data_dir, name)
-            # One assignment each: a request reads `self.index` once and keeps that index.
-            self.index, self.generation = index, name
+            # One attribute: a request reads name and index together and keeps that index.
+            self._live = (name, index)
             return True
+
+    @property
+    def index(self) -> tantivy.Index:
+        return self._live[1]
+
+    @property
+    def generation(self) -> str | None:
+        return self._live[0]
 
     def count(self) -> int:
         return self.index.searcher().num_docs
 
     def search(self, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
-        index = self.index  # the generation this request runs on, even if one is swapped in
+        # The generation this request runs on, even if one is swapped in meanwhile.
+        generation, index = self._live
         searcher = index.searcher()
         parsed = parse_text(index, request.text, request.strict)
         text, corrected = parsed.query, None
@@ -99,7 +112,10 @@ class EventIndex:
                 text = parse_text(index, corrected).query
                 page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
         hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
-        facets = Facets(**facet_counts(searcher, self.schema, text, request))
+        state = self._state(generation)
+        key = state and (state, repr(text), replace(request, page=1, cursor=None, recency=0.0))
+        facets = Facets(**self._facets.get_or_compute(
+            key, lambda: facet_counts(searcher, self.schema, text, request)))
         return SearchResponse(
             total=page.total,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
@@ -199,6 +215,9 @@ class EventIndex:
         return FacetSearchResponse(facet=facet, prefix=prefix,
                                    values=search_facet(searcher, self.schema, text, request,
                                                        facet, prefix, size))
+
+    def _state(self, generation: str | None) -> tuple | None:
+        return index_state(generations_dir(self.data_dir) / generation) if generation else None
 
     def _labels(self, index: tantivy.Index, searcher: tantivy.Searcher) -> LabelDictionary:
         """The label dictionary of `index`'s generation (one generation at a time)."""
