@@ -188,13 +188,24 @@ def timed(call, *args) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
+def forget_cached_facets(ours: EventIndex) -> None:
+    """Empty EventIndex's facet-count cache (if it has one), so the next search computes its
+    facets: a workload repeated in a loop would otherwise time cache hits."""
+    if hasattr(ours, "_facets"):
+        ours._facets = type(ours._facets)()
+
+
 def ours_request(query: Query):
     return search_request(q=query.text, country=[query.country] if query.country else None,
                           date_from=query.date_from, date_to=query.date_to)
 
 
-def http_params(query: Query) -> list[tuple[str, str]]:
+def http_params(query: Query, variant: int = 0) -> list[tuple[str, str]]:
+    """The query's parameters; a non-zero `variant` adds facet_size=source:N (11-100), which
+    changes the server's facet-cache key but hardly the work, so the page is computed."""
     params = [("q", query.text)]
+    if variant:
+        params.append(("facet_size", f"source:{11 + variant % 90}"))
     if query.country:
         params.append(("country", query.country))
     if query.date_from:
@@ -206,10 +217,14 @@ def http_params(query: Query) -> list[tuple[str, str]]:
 
 def run_in_process(ours: EventIndex, bare: BareTantivy, fts: Fts5, queries: list[Query],
                    repeat: int) -> dict:
-    systems = {"ours": lambda q: ours.search(ours_request(q)), "bare": bare.search,
-               "fts5": fts.search}
+    def ours_uncached(query: Query):
+        return ours.search(ours_request(query))
+
+    systems = {"ours": ours_uncached, "ours_cached": lambda q: ours.search(ours_request(q)),
+               "bare": bare.search, "fts5": fts.search}
     per_query: list[dict] = []
     for query in queries:  # warm-up pass, and the totals each store reports
+        forget_cached_facets(ours)
         totals = {"ours": ours.search(ours_request(query)).total,
                   "bare": bare.search(query)[0], "fts5": fts.search(query)[0]}
         per_query.append({**query.as_dict(), "totals": totals,
@@ -218,6 +233,10 @@ def run_in_process(ours: EventIndex, bare: BareTantivy, fts: Fts5, queries: list
     for rep in range(repeat):
         for number, query in enumerate(queries):
             for name, call in systems.items():
+                if name == "ours":
+                    forget_cached_facets(ours)
+                elif name == "ours_cached":
+                    ours.search(ours_request(query))  # make sure this one is a repeat
                 ms, _ = timed(call, query)
                 samples[name].append(ms)
                 per_query[number]["ms"][name].append(round(ms, 3))
@@ -229,7 +248,7 @@ def run_in_process(ours: EventIndex, bare: BareTantivy, fts: Fts5, queries: list
     stats = {name: summary(values) for name, values in samples.items()}
     ratios = {f"{name}_over_bare": {p: round(stats[name][p] / stats["bare"][p], 2)
                                     for p in ("p50", "p95", "p99")}
-              for name in ("ours", "fts5")}
+              for name in ("ours", "ours_cached", "fts5")}
     agree = sum(row["totals"]["bare"] == row["totals"]["fts5"] for row in per_query)
     return {"stats": stats, "ratios": ratios, "by_kind": by_kind, "queries": per_query,
             "bare_fts5_same_total": f"{agree}/{len(per_query)}"}
@@ -279,13 +298,15 @@ def breakdown(ours: EventIndex, queries: list[Query], repeat: int = 3) -> dict:
     """Where our search page spends its time: the steps of EventIndex.search, timed apart,
     and each facet's aggregation alone (as a share of the shared aggregation call)."""
     index, schema = ours.index, ours.schema
-    parts: dict[str, list[float]] = {}
+    parts: dict[str, list[tuple[str, float]]] = {}
+    kind = ""
 
     def add(name: str, ms: float) -> None:
-        parts.setdefault(name, []).append(ms)
+        parts.setdefault(name, []).append((kind, ms))
 
     for _ in range(repeat):
         for query in queries:
+            kind = query.kind
             request = ours_request(query)
             searcher = index.searcher()
             ms, parsed = timed(parse_text, index, request.text, request.strict)
@@ -311,15 +332,20 @@ def breakdown(ours: EventIndex, queries: list[Query], repeat: int = 3) -> dict:
             ms, _ = timed(searcher.aggregate, filtered, _merged(
                 f.aggregations(request) for f in FACETS if f.name in ("country", "topic")))
             add("  aggregate country+topic (as bare)", ms)
+            forget_cached_facets(ours)
             ms, _ = timed(ours.search, request)
             add("whole EventIndex.search", ms)
-    return {name: summary(values) for name, values in parts.items()}
+    return {name: {**summary([ms for _, ms in values]),
+                   "broad": summary([ms for k, ms in values if k == "broad"]),
+                   "not_broad": summary([ms for k, ms in values if k != "broad"])}
+            for name, values in parts.items()}
 
 
 def profile_ours(ours: EventIndex, queries: list[Query], top: int = 25) -> str:
     profiler = cProfile.Profile()
     profiler.enable()
     for query in queries:
+        forget_cached_facets(ours)
         ours.search(ours_request(query))
     profiler.disable()
     out = io.StringIO()
@@ -413,32 +439,39 @@ class Server:
 
 
 def http_latency(url: str, queries: list[Query], repeat: int) -> dict:
-    values: list[float] = []
+    """Sequential keep-alive requests: `uncached` pages compute their facets (each pass uses
+    a new variant), `repeated` ones repeat the warm-up pass (facets from the server's cache)."""
+    uncached: list[float] = []
+    repeated: list[float] = []
     with httpx.Client(base_url=url, timeout=30) as client:
         for query in queries:  # warm-up
             client.get("/api/search", params=http_params(query)).raise_for_status()
-        for _ in range(repeat):
+        for rep in range(repeat):
             for query in queries:
-                started = time.perf_counter()
-                response = client.get("/api/search", params=http_params(query))
-                response.raise_for_status()
-                values.append((time.perf_counter() - started) * 1000)
-    return summary(values)
+                for variant, values in ((rep + 1, uncached), (0, repeated)):
+                    started = time.perf_counter()
+                    response = client.get("/api/search", params=http_params(query, variant))
+                    response.raise_for_status()
+                    values.append((time.perf_counter() - started) * 1000)
+    return {**summary(uncached), "repeated": summary(repeated)}
 
 
-async def _load(url: str, queries: list[Query], seconds: float, clients: int) -> dict:
+async def _load(url: str, queries: list[Query], seconds: float, clients: int,
+                cached: bool = False) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     ok, errors, latencies = 0, Counter(), []
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         async def worker(number: int, until: float, record: bool) -> None:
             nonlocal ok
-            position = number * 7
+            position = number * 977
             while time.perf_counter() < until:
                 query = queries[position % len(queries)]
+                variant = 0 if cached else 1 + position // len(queries)
                 position += 1
                 started = time.perf_counter()
                 try:
-                    response = await client.get("/api/search", params=http_params(query))
+                    response = await client.get("/api/search",
+                                                params=http_params(query, variant))
                     if response.status_code == 200:
                         if record:
                             ok += 1
@@ -464,16 +497,19 @@ async def _load(url: str, queries: list[Query], seconds: float, clients: int) ->
             "client_cpu_share_of_one_core": round(cpu / elapsed, 2)}
 
 
-async def _load_raw(port: int, queries: list[Query], seconds: float, clients: int) -> dict:
+async def _load_raw(port: int, queries: list[Query], seconds: float, clients: int,
+                    cached: bool = False) -> dict:
     """The same load from a minimal HTTP/1.1 keep-alive client on asyncio streams, which
-    costs the 2-core machine far less CPU than httpx does."""
-    paths = [f"/api/search?{urlencode(http_params(q))}" for q in queries]
+    costs the 2-core machine far less CPU than httpx does. Uncached: the requests cycle
+    through 90 variants of each query (more than the server's facet cache holds)."""
+    variants = [0] if cached else range(1, 91)
+    paths = [f"/api/search?{urlencode(http_params(q, v))}" for v in variants for q in queries]
     ok, errors, latencies = 0, Counter(), []
 
     async def worker(number: int, until: float, record: bool) -> None:
         nonlocal ok
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        position = number * 7
+        position = number * 977
         try:
             while time.perf_counter() < until:
                 path = paths[position % len(paths)]
@@ -513,11 +549,19 @@ def run_http(data_dir: Path, queries: list[Query], setups: list[tuple[str, int]]
     for kind, count in setups:
         with Server(kind, data_dir, count, log_dir / f"serve-{kind}-w{count}.log") as server:
             print(f"  HTTP: {server.label}", file=sys.stderr, flush=True)
+            health = httpx.get(f"{server.url}/health", timeout=10).json()
             latency = http_latency(server.url, queries, repeat)
             load = asyncio.run(_load(server.url, queries, seconds, CONCURRENCY))
             raw = asyncio.run(_load_raw(server.port, queries, seconds, CONCURRENCY))
+            narrow = [q for q in queries if q.kind != "broad"]
+            raw_narrow = asyncio.run(_load_raw(server.port, narrow, seconds / 2, CONCURRENCY))
+            raw_cached = asyncio.run(_load_raw(server.port, queries, seconds / 2, CONCURRENCY,
+                                               cached=True))
         results.append({"server": server.label, "kind": kind, "workers": count,
-                        "latency": latency, "load": load, "load_raw_client": raw})
+                        "events_served": health.get("events"),
+                        "latency": latency, "load": load, "load_raw_client": raw,
+                        "load_raw_client_without_broad": raw_narrow,
+                        "load_raw_client_repeated_queries": raw_cached})
     return results
 
 
@@ -543,18 +587,24 @@ def report(results: dict) -> str:
              f"{len(inproc['queries'])} queries x {results['repeat']} passes)", "",
              "### In-process, one search page per query (ms)", "",
              "| store | p50 | p95 | p99 | p50 / bare | p99 / bare |", "|---|---|---|---|---|---|"]
-    names = {"ours": "ours: EventIndex.search (all facets, snippets, 10 stored hits)",
+    names = {"ours": "ours: EventIndex.search (all facets, snippets, 10 stored hits; facet "
+                     "cache emptied before each call)",
+             "ours_cached": "ours, a repeated query (facet counts from its cache)",
              "bare": "bare Tantivy: top 10 + country/topic terms (the floor)",
              "fts5": "SQLite FTS5: top 10 bm25 + total + country/topic/entity GROUP BY"}
     for name, label in names.items():
         ratio = r.get(f"{name}_over_bare", {"p50": 1.0, "p99": 1.0})
         lines.append(f"| {label} | {s[name]['p50']:.2f} | {s[name]['p95']:.2f} | "
                      f"{s[name]['p99']:.2f} | {ratio['p50']:.2f} | {ratio['p99']:.2f} |")
-    lines += ["", "By kind of query, p50 / p99 ms:", "",
-              "| kind | ours | bare | fts5 |", "|---|---|---|---|"]
+    lines += ["", f"Mean ms per page: ours {s['ours']['mean']:.2f} (repeated "
+              f"{s['ours_cached']['mean']:.2f}), bare {s['bare']['mean']:.2f}, "
+              f"fts5 {s['fts5']['mean']:.2f} (2 cores / mean CPU per page bounds requests/s).",
+              "", "By kind of query, p50 / p99 ms:", "",
+              "| kind | ours | ours, repeated | bare | fts5 |", "|---|---|---|---|---|"]
     for kind, row in inproc["by_kind"].items():
         lines.append(f"| {kind} | " + " | ".join(
-            f"{row[x]['p50']:.2f} / {row[x]['p99']:.2f}" for x in ("ours", "bare", "fts5")) + " |")
+            f"{row[x]['p50']:.2f} / {row[x]['p99']:.2f}"
+            for x in ("ours", "ours_cached", "bare", "fts5")) + " |")
     best = results["http_best"]
     http = best["latency"] if best else None
     load = best["load"] if best else None
@@ -594,11 +644,13 @@ def report(results: dict) -> str:
     lines += ["", "### Targets", "", "| measure | result | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {verdict(ok)} |" for a, b, c, ok in checks]
     if results["http"]:
-        lines += ["", "### HTTP setups (keep-alive httpx client; load: "
-                  f"{CONCURRENCY} asyncio clients, httpx.AsyncClient)", "",
+        lines += ["", "### HTTP setups (latency: one keep-alive httpx client; load: "
+                  f"{CONCURRENCY} asyncio clients, httpx.AsyncClient or a raw HTTP/1.1 client; "
+                  "facet cache defeated unless 'repeated')", "",
                   "| server | p50 ms | p95 ms | p99 ms | req/s | errors | p50 / p99 ms under load "
-                  "| client CPU (cores) | req/s, raw client (CPU) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| client CPU (cores) | req/s, raw client (CPU) | req/s, raw, without broad "
+                  "| p50 / p99 ms, repeated | req/s, raw, repeated queries |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for setup in results["http"]:
             lat, ld = setup["latency"], setup["load"]
             under = ld["latency_under_load"] or {"p50": float("nan"), "p99": float("nan")}
@@ -608,13 +660,17 @@ def report(results: dict) -> str:
                          f"{ld['client_cpu_share_of_one_core']:.2f} | "
                          f"{setup['load_raw_client']['requests_per_second']:.0f} "
                          f"({setup['load_raw_client']['client_cpu_share_of_one_core']:.2f}, "
-                         f"{setup['load_raw_client']['errors']} errors) |")
+                         f"{setup['load_raw_client']['errors']} errors) | "
+                         f"{setup['load_raw_client_without_broad']['requests_per_second']:.0f} | "
+                         f"{lat['repeated']['p50']:.2f} / {lat['repeated']['p99']:.2f} | "
+                         f"{setup['load_raw_client_repeated_queries']['requests_per_second']:.0f} |")
     lines += ["", f"related p50 {results['related']['p50']:.2f} ms (p99 "
               f"{results['related']['p99']:.2f}); suggest p50 {results['suggest']['p50']:.3f} ms "
               f"(p99 {results['suggest']['p99']:.3f}; first call, building the dictionary: "
               f"{results['suggest']['first_call_ms']:.0f} ms)", "",
               "### Our search page by part (ms, over the workload)", "",
-              "| part | p50 | p95 | p99 | mean |", "|---|---|---|---|---|"]
+              "| part | p50 | p95 | p99 | mean | broad: p50 / mean | others: p50 / mean |",
+              "|---|---|---|---|---|---|---|"]
     lines_related = ["", "### related() by part (ms per call, 50 ids)", "",
                      "| part | p50 | p95 | p99 | mean |", "|---|---|---|---|---|"]
     for part, row in results["related"]["breakdown"].items():
@@ -622,7 +678,9 @@ def report(results: dict) -> str:
                              f"{row['p99']:.3f} | {row['mean']:.3f} |")
     for part, row in results["breakdown"].items():
         lines.append(f"| {part} | {row['p50']:.3f} | {row['p95']:.3f} | {row['p99']:.3f} | "
-                     f"{row['mean']:.3f} |")
+                     f"{row['mean']:.3f} | {row['broad']['p50']:.3f} / "
+                     f"{row['broad']['mean']:.3f} | {row['not_broad']['p50']:.3f} / "
+                     f"{row['not_broad']['mean']:.3f} |")
     parts_mean = sum(results["breakdown"][k]["mean"] for k in (
         "parse_text", "fetch_page (top 10 + count)", "hits (stored docs + snippets)",
         "facet_counts (all facets)"))
@@ -641,6 +699,15 @@ def report(results: dict) -> str:
         lines += ["", "WARNING: other benchmark processes were running during the measurement: "
                   + "; ".join(results["disturbed_by"])]
     return "\n".join(lines)
+
+
+def code_version() -> str:
+    """HEAD plus any uncommitted change under indexer/ and service/: the code measured."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout
+    dirty = git("status", "--porcelain", "--", "indexer", "service").split()
+    return git("rev-parse", "--short", "HEAD").strip() + (f" + changes in {dirty[1::2]}"
+                                                            if dirty else "")
 
 
 def others_running() -> list[str]:
@@ -720,6 +787,7 @@ def main(argv: list[str] | None = None) -> int:
 
     queries, workload_info = build_workload(sample, args.seed, args.queries)
     disturbed = others_running()
+    code_at_start = code_version()
     if disturbed:
         print("WARNING: other benchmarks are running; timings will be disturbed:\n  "
               + "\n  ".join(disturbed), file=sys.stderr)
@@ -741,9 +809,11 @@ def main(argv: list[str] | None = None) -> int:
                     root) if args.http else []
     best = max(http, key=_setup_merit, default=None)
     disturbed += [d for d in others_running() if d not in disturbed]
+    if code_version() != code_at_start:
+        disturbed.append(f"the code changed during the run: {code_at_start} -> {code_version()}")
 
     results = {
-        "benchmark": "search", "events": ours.count(), "seed": args.seed, "pool": args.pool,
+        "benchmark": "search", "code": code_at_start, "events": ours.count(), "seed": args.seed, "pool": args.pool,
         "repeat": args.repeat, "machine": {"cpus": os.cpu_count(),
                                            "python": platform.python_version()},
         "stores": {"dump": manifest, "ours": ours_info, **other_info},
