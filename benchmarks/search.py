@@ -702,12 +702,12 @@ def report(results: dict) -> str:
 
 
 def code_version() -> str:
-    """HEAD plus any uncommitted change under indexer/ and service/: the code measured."""
+    """The last commit touching indexer/ or service/, plus any uncommitted change there."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout
     dirty = git("status", "--porcelain", "--", "indexer", "service").split()
-    return git("rev-parse", "--short", "HEAD").strip() + (f" + changes in {dirty[1::2]}"
-                                                            if dirty else "")
+    last = git("log", "-1", "--format=%h", "--", "indexer", "service").strip()
+    return last + (f" + changes in {dirty[1::2]}" if dirty else "")
 
 
 def others_running() -> list[str]:
