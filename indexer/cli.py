@@ -157,11 +157,9 @@ def _report(summary, as_json: bool) -> int:
 
 
 def _serve(args) -> int:
-    import uvicorn
-
     from indexer.index.storage import index_exists
-    from service.app import create_app
     from service.config import Settings
+    from service.server import serve
 
     settings = Settings.from_env(args.data_dir)
     if not index_exists(settings.data_dir):
@@ -170,10 +168,9 @@ def _serve(args) -> int:
         print(f"no index in {settings.data_dir}: building it from the sample dump {SAMPLE_DUMP}",
               file=sys.stderr)
         print(ingest([SAMPLE_DUMP], settings.data_dir).describe(), file=sys.stderr)
-    # Workers are separate processes: each builds the app from the environment.
+    # Every server process builds the app from the environment.
     os.environ["EVENTSEARCH_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info", access_log=args.access_log)
+    serve(args.host, args.port, workers=args.workers, access_log=args.access_log)
     return 0
 
 
