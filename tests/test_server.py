@@ -24,14 +24,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir, env: dict | None = None) -> Iterator[str]:
+def running_server(data_dir, env: dict | None = None, workers: int = 1) -> Iterator[str]:
     """`eventsearch serve` in its own process on a free loopback port; yields its URL."""
     port = _free_port()
     # A file, not a pipe: an undrained pipe fills up with access logs and blocks the server.
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "indexer.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--data-dir", str(data_dir)],
+         "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
@@ -78,3 +78,10 @@ def test_served_related_and_errors(server_url):
     assert related and all(hit["context"] for hit in related)
     bad = httpx.get(f"{server_url}/api/search", params={"q": '"unclosed', "strict": "true"})
     assert bad.status_code == 400 and bad.json()["detail"]
+
+
+def test_several_worker_processes_share_the_port(sample_data_dir):
+    with running_server(sample_data_dir, workers=2) as url:
+        with httpx.Client(base_url=url) as client:
+            answers = [client.get("/api/search", params={"q": "missile"}) for _ in range(20)]
+    assert {response.status_code for response in answers} == {200}
