@@ -154,13 +154,27 @@ def _norm(text: str) -> str:
     return gz.normalise(text)
 
 
+_FIRST_WORDS: dict[str, frozenset[str]] = {}
+
+
+def _first_words(gazetteer: Gazetteer) -> frozenset[str]:
+    """First words of the gazetteer's keys, once per compiled gazetteer."""
+    words = _FIRST_WORDS.get(gazetteer.fingerprint)
+    if words is None:
+        words = _FIRST_WORDS[gazetteer.fingerprint] = frozenset(
+            key.split(" ", 1)[0] for key in gazetteer.entries)
+    return words
+
+
 def _candidates(norms: Sequence[str], gazetteer: Gazetteer) -> list[_Mention]:
     """Longest gazetteer keys in the token stream, leftmost first, not overlapping."""
     entries, max_tokens = gazetteer.entries, gazetteer.max_words + 4
+    first_words = _first_words(gazetteer)
     out: list[_Mention] = []
     i, n = 0, len(norms)
     while i < n:
-        if not norms[i] or norms[i] == "the":
+        # A key can only start at a token whose first word starts some key: most do not.
+        if not norms[i] or norms[i] == "the" or norms[i].split(" ", 1)[0] not in first_words:
             i += 1
             continue
         for j in range(min(n, i + max_tokens), i, -1):
