@@ -10,8 +10,9 @@ display label, whether it is selected and the query string that toggles it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import tantivy
 
@@ -128,12 +129,26 @@ def search_facet(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
 
 def toggle(request: SearchRequest, facet: str, value: str) -> str:
     """The query string of `request` with `value` of `facet` ticked or unticked."""
-    params = request_params(request)
-    chosen = [v for v in params.get(facet, []) if v != value]
-    if len(chosen) == len(params.get(facet, [])):
-        chosen.append(value)
-    params[facet] = chosen
-    return urlencode([(k, v) for k, values in params.items() for v in values])
+    parts: list[str] = []
+    for key, encoded in _encoded_params(request):
+        if key == facet:
+            chosen = [v for v in request.selected(facet) if v != value]
+            if len(chosen) == len(request.selected(facet)):
+                chosen.append(value)
+            encoded = tuple(_pair(key, v) for v in chosen)
+        parts.extend(encoded)
+    return "&".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_params(request: SearchRequest) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each parameter of `request` URL-encoded once: a page has dozens of toggles."""
+    return tuple((key, tuple(_pair(key, v) for v in values))
+                 for key, values in request_params(request).items())
+
+
+def _pair(key: str, value: str) -> str:
+    return f"{quote_plus(key)}={quote_plus(value)}"  # what urlencode writes
 
 
 def request_params(request: SearchRequest) -> dict[str, list[str]]:
