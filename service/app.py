@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from litestar import Litestar, Request, Response, get
+from litestar.response import Redirect
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[SearchController, DiscoverController, EventsController, AdminController,
-                        health],
+                        health, home],
         lifespan=[open_index],
         dependencies={
             "events": Provide(_state("events"), sync_to_thread=False),
@@ -89,6 +90,12 @@ async def _follow_generations(events: EventIndex, settings: Settings) -> None:
                 logger.info("now serving generation %s", events.generation)
         except Exception:  # keep serving the current generation; try again next time
             logger.exception("could not open the published generation")
+
+
+@get("/", include_in_schema=False)
+def home() -> Redirect:
+    """Until the search page lands, people who open the root get the interactive API docs."""
+    return Redirect(path="/schema")
 
 
 @get("/health", sync_to_thread=True, tags=["operations"])

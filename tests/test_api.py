@@ -174,3 +174,8 @@ def test_openapi_documents_the_search_parameters(client):
 def test_health_reports_event_count(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["events"] > 150
+
+
+def test_root_leads_people_to_the_api_docs(client):
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code in (301, 302, 307) and response.headers["location"] == "/schema"
