@@ -92,7 +92,7 @@ async def _follow_generations(events: EventIndex, settings: Settings) -> None:
             logger.exception("could not open the published generation")
 
 
-@get("/", include_in_schema=False)
+@get("/", include_in_schema=False, sync_to_thread=False)
 def home() -> Redirect:
     """Until the search page lands, people who open the root get the interactive API docs."""
     return Redirect(path="/schema")
