@@ -46,6 +46,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -456,13 +457,43 @@ def http_latency(url: str, queries: list[Query], repeat: int) -> dict:
     return {**summary(uncached), "repeated": summary(repeated)}
 
 
+@dataclass
+class _Tally:
+    """What a load run counts: successes with their latencies, errors by kind."""
+
+    ok: int = 0
+    errors: Counter = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+
+    def success(self, started: float) -> None:
+        self.ok += 1
+        self.latencies.append((time.perf_counter() - started) * 1000)
+
+
+async def _drive(worker, clients: int, seconds: float, tally: _Tally, client_name: str) -> dict:
+    """Two seconds of warm-up (not counted), then `seconds` of `clients` concurrent workers,
+    each called as worker(number, until, record)."""
+    warm = time.perf_counter() + 2
+    await asyncio.gather(*(worker(n, warm, False) for n in range(clients)))
+    cpu = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n, started + seconds, True) for n in range(clients)))
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    return {"client": client_name, "clients": clients, "seconds": round(elapsed, 2),
+            "ok": tally.ok, "errors": sum(tally.errors.values()),
+            "error_kinds": dict(tally.errors),
+            "requests_per_second": round(tally.ok / elapsed, 1),
+            "latency_under_load": summary(tally.latencies) if tally.latencies else None,
+            "client_cpu_share_of_one_core": round(cpu / elapsed, 2)}
+
+
 async def _load(url: str, queries: list[Query], seconds: float, clients: int,
                 cached: bool = False) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    ok, errors, latencies = 0, Counter(), []
+    tally = _Tally()
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         async def worker(number: int, until: float, record: bool) -> None:
-            nonlocal ok
             position = number * 977
             while time.perf_counter() < until:
                 query = queries[position % len(queries)]
@@ -474,27 +505,14 @@ async def _load(url: str, queries: list[Query], seconds: float, clients: int,
                                                 params=http_params(query, variant))
                     if response.status_code == 200:
                         if record:
-                            ok += 1
-                            latencies.append((time.perf_counter() - started) * 1000)
+                            tally.success(started)
                     elif record:
-                        errors[f"HTTP {response.status_code}"] += 1
+                        tally.errors[f"HTTP {response.status_code}"] += 1
                 except httpx.HTTPError as error:
                     if record:
-                        errors[type(error).__name__] += 1
+                        tally.errors[type(error).__name__] += 1
 
-        warm = time.perf_counter() + 2
-        await asyncio.gather(*(worker(n, warm, False) for n in range(clients)))
-        cpu = time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(n, started + seconds, True) for n in range(clients)))
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu
-    return {"client": "httpx.AsyncClient", "clients": clients, "seconds": round(elapsed, 2),
-            "ok": ok,
-            "errors": sum(errors.values()), "error_kinds": dict(errors),
-            "requests_per_second": round(ok / elapsed, 1),
-            "latency_under_load": summary(latencies) if latencies else None,
-            "client_cpu_share_of_one_core": round(cpu / elapsed, 2)}
+        return await _drive(worker, clients, seconds, tally, "httpx.AsyncClient")
 
 
 async def _load_raw(port: int, queries: list[Query], seconds: float, clients: int,
@@ -504,10 +522,9 @@ async def _load_raw(port: int, queries: list[Query], seconds: float, clients: in
     through 90 variants of each query (more than the server's facet cache holds)."""
     variants = [0] if cached else range(1, 91)
     paths = [f"/api/search?{urlencode(http_params(q, v))}" for v in variants for q in queries]
-    ok, errors, latencies = 0, Counter(), []
+    tally = _Tally()
 
     async def worker(number: int, until: float, record: bool) -> None:
-        nonlocal ok
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         position = number * 977
         try:
@@ -522,25 +539,13 @@ async def _load_raw(port: int, queries: list[Query], seconds: float, clients: in
                 if not record:
                     continue
                 if head[9:12] == b"200":
-                    ok += 1
-                    latencies.append((time.perf_counter() - started) * 1000)
+                    tally.success(started)
                 else:
-                    errors[f"HTTP {head[9:12].decode()}"] += 1
+                    tally.errors[f"HTTP {head[9:12].decode()}"] += 1
         finally:
             writer.close()
 
-    warm = time.perf_counter() + 2
-    await asyncio.gather(*(worker(n, warm, False) for n in range(clients)))
-    cpu = time.process_time()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(n, started + seconds, True) for n in range(clients)))
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    return {"client": "raw asyncio HTTP/1.1", "clients": clients, "seconds": round(elapsed, 2),
-            "ok": ok, "errors": sum(errors.values()), "error_kinds": dict(errors),
-            "requests_per_second": round(ok / elapsed, 1),
-            "latency_under_load": summary(latencies) if latencies else None,
-            "client_cpu_share_of_one_core": round(cpu / elapsed, 2)}
+    return await _drive(worker, clients, seconds, tally, "raw asyncio HTTP/1.1")
 
 
 def run_http(data_dir: Path, queries: list[Query], setups: list[tuple[str, int]], repeat: int,
