@@ -94,6 +94,9 @@ class IngestOptions:
     keep_generations: int = 2
     progress: bool | None = None  # None: show a progress bar when stderr is a terminal
     status_path: Path | None = None  # JSON progress for a supervisor (the admin jobs API)
+    rejects_file: bool = True  # False: keep every rejected record in the summary instead
+    writer_heap: int = 128_000_000
+    writer_threads: int = 0  # Tantivy's choice
 
 
 def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
@@ -104,10 +107,10 @@ def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = No
         if storage.index_exists(data_dir):
             name = storage.live_generation(data_dir)
             index = storage.open_generation(data_dir, name)
-            summary = _run(paths, data_dir, index, options)
+            summary = _run(iter_records(paths), data_dir, index, options)
         else:
             name, index = storage.new_generation(data_dir)
-            summary = _run(paths, data_dir, index, options)
+            summary = _run(iter_records(paths), data_dir, index, options)
             storage.publish(data_dir, name)
     summary.generation = name
     return summary
@@ -126,7 +129,7 @@ def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = N
             storage.remove_generation(data_dir, name)
         name, index = storage.new_generation(data_dir)
         try:
-            summary = _run(paths, data_dir, index, options, fresh=True)
+            summary = _run(iter_records(paths), data_dir, index, options, fresh=True)
             _verify(index, summary)
         except BaseException:
             storage.remove_generation(data_dir, name)
@@ -137,28 +140,33 @@ def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = N
     return summary
 
 
-def _run(paths: list[Path], data_dir: Path, index: tantivy.Index,
+def _run(records: Iterable[Event | Rejected | Skipped], data_dir: Path, index: tantivy.Index,
          options: IngestOptions, fresh: bool = False) -> IngestSummary:
     started = time.perf_counter()
-    summary = IngestSummary(rejects_path=options.rejects_path or Path(data_dir) / REJECTS_FILE)
+    rejects = options.rejects_path or Path(data_dir) / REJECTS_FILE
+    # Without a rejects file, an earlier run's report in the data directory stays as it is.
+    summary = IngestSummary(rejects_path=rejects if options.rejects_file else None)
     nlp = options.nlp or load_pipeline()
     cache = EnrichmentCache(Path(data_dir) / CACHE_FILE, fingerprint(nlp)) if options.use_cache else None
     enricher = Enricher(nlp, batch_size=options.batch_size, n_process=options.processes,
                         cache=cache)
     folder = StreamFolder()
-    with _RejectsReport(summary) as report:
-        events = _admitted(iter_records(paths), folder, summary, report)
-        # Workers fork when enrich() is called: before the index writer starts its threads.
-        labelled = enricher.enrich(events)
-        status = _StatusFile(options.status_path, summary, started)
-        with EventWriter(index, fresh=fresh) as writer:
-            written = writer.upsert(status.track(_progress(labelled, options.progress)))
-            status.write("committing")
+    try:
+        with _RejectsReport(summary) as report:
+            events = _admitted(records, folder, summary, report)
+            # Workers fork when enrich() is called: before the index writer starts threads.
+            labelled = enricher.enrich(events)
+            status = _StatusFile(options.status_path, summary, started)
+            with EventWriter(index, heap_size=options.writer_heap, threads=options.writer_threads,
+                             fresh=fresh) as writer:
+                written = writer.upsert(status.track(_progress(labelled, options.progress)))
+                status.write("committing")
+    finally:
+        if cache is not None:
+            cache.close()
     summary.indexed = written - folder.superseded
     summary.merged = folder.merged
     summary.cache_hits = enricher.cache_hits
-    if cache is not None:
-        cache.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -195,29 +203,17 @@ def _progress(events: Iterable[Event], enabled: bool | None) -> Iterator[Event]:
 
 
 def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
-    """Upsert the events of an NDJSON body into the live generation (the write API).
+    """Upsert the events of an NDJSON body into the live generation (the write API); every
+    rejected line comes back in `first_rejects`, none goes to the rejects file.
 
     Waits for no reindex: raises ReindexRunning instead, so the caller can ask to retry.
     """
-    started = time.perf_counter()
-    summary = IngestSummary()
-    folder = StreamFolder()
-    records = ndjson.parse("body", io.BytesIO(body))
+    # A small writer: a request's worth of events, in a server that keeps answering.
+    options = IngestOptions(nlp=nlp, progress=False, rejects_file=False,
+                            writer_heap=15_000_000, writer_threads=1)
     with storage.reindex_lock(data_dir):
-        index = storage.open_index(data_dir)
-        cache = EnrichmentCache(Path(data_dir) / CACHE_FILE, fingerprint(nlp))
-        try:
-            with _RejectsReport(summary, keep_file=False) as report:
-                labelled = Enricher(nlp, cache=cache).enrich(
-                    _admitted(records, folder, summary, report))
-                with EventWriter(index, heap_size=15_000_000, threads=1) as writer:
-                    written = writer.upsert(labelled)
-        finally:
-            cache.close()
-    summary.indexed = written - folder.superseded
-    summary.merged = folder.merged
-    summary.seconds = time.perf_counter() - started
-    return summary
+        records = ndjson.parse("body", io.BytesIO(body))
+        return _run(records, data_dir, storage.open_index(data_dir), options)
 
 
 def delete_event(event_id: str, data_dir: Path) -> bool:
@@ -241,11 +237,11 @@ def _check_paths(paths: list[Path]) -> None:
 class _RejectsReport:
     """Streams rejected records to JSONL (file, line/offset, reason); keeps a few to show."""
 
-    def __init__(self, summary: IngestSummary, keep_file: bool = True):
+    def __init__(self, summary: IngestSummary):
         self._summary = summary
         self._out = None
         self._encoder = msgspec.json.Encoder()
-        self._keep_file = keep_file
+        self._keep_file = summary.rejects_path is not None
 
     def add(self, record: Rejected) -> None:
         self._summary.rejected += 1
