@@ -21,7 +21,6 @@ class Settings:
     api_key: str | None = None
     dump_dir: Path | None = None
     reload_interval: float = 1.0
-    max_page_size: int = 100
     max_result_window: int = 10_000  # page * size beyond this is refused: deep pages are costly
 
     @classmethod

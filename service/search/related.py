@@ -32,18 +32,17 @@ _STOP_WORDS = sorted(STOP_WORDS)
 
 def candidate_queries(schema: tantivy.Schema, event: Event) -> list[tantivy.Query]:
     """More-like-this on the headline, and shared labels; neither matches the event itself."""
-    own = tantivy.Query.term_query(schema, "id", event.id)
+    queries = [headline_query(schema, event)]
     labels = _label_queries(schema, event)
-    queries = [_headline_likeness(schema, event.headline)]
     if labels:
-        queries.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in labels]))
-    return [tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.MustNot, own)])
-            for q in queries]
+        shared = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in labels])
+        queries.append(_excluding(schema, event, shared))
+    return queries
 
 
 def headline_query(schema: tantivy.Schema, event: Event) -> tantivy.Query:
     """Plain more-like-this, the baseline the blend is measured against."""
-    return candidate_queries(schema, event)[0]
+    return _excluding(schema, event, _headline_likeness(schema, event.headline))
 
 
 def score_parts(event: Event, other: Event, text_score: float, best_text: float) -> dict[str, float]:
@@ -65,6 +64,11 @@ def blended(parts: dict[str, float]) -> float:
 
 def context_tags(event: Event, other: Event) -> list[str]:
     return sorted(_tags(event) & _tags(other), key=str.casefold)
+
+
+def _excluding(schema: tantivy.Schema, event: Event, query: tantivy.Query) -> tantivy.Query:
+    own = tantivy.Query.term_query(schema, "id", event.id)
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.MustNot, own)])
 
 
 def _headline_likeness(schema: tantivy.Schema, headline: str) -> tantivy.Query:
