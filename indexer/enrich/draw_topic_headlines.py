@@ -36,7 +36,7 @@ TOP_UP_CUES = re.compile(
 )
 
 
-def draw(seed: int) -> list[dict]:
+def _unlabelled_by_subreddit() -> dict[str, list[str]]:
     excluded = set()
     for path in [*SAMPLE_FILES, *REDDIT_FILES, YARDSTICK]:
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -51,6 +51,11 @@ def draw(seed: int) -> list[dict]:
             continue
         seen.add(key)
         by_subreddit.setdefault(item["category"], []).append(title)
+    return by_subreddit
+
+
+def draw(seed: int) -> list[dict]:
+    by_subreddit = _unlabelled_by_subreddit()
     rng = random.Random(seed)
     out = []
     for subreddit, quota in QUOTAS.items():
@@ -65,11 +70,20 @@ def draw(seed: int) -> list[dict]:
     return out
 
 
+def draw_rest(seed: int) -> list[dict]:
+    """Every headline not labelled yet, in a seeded random order (the labellers' batches H-N)."""
+    titles = sorted((t, s) for s, ts in _unlabelled_by_subreddit().items() for t in ts)
+    random.Random(seed).shuffle(titles)
+    return [{"text": t, "subreddit": s, "source": SOURCE} for t, s in titles]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=20260125)
+    parser.add_argument("--rest", action="store_true",
+                        help="draw every headline not labelled yet instead of the quotas")
     args = parser.parse_args(argv)
-    for row in draw(args.seed):
+    for row in (draw_rest if args.rest else draw)(args.seed):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     return 0
 
