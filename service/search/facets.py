@@ -63,36 +63,57 @@ class EntityFacet(TermsFacet):
 
 class DateFacet:
     """A calendar histogram whose interval fits the span of the matching events: days up
-    to two months, months up to three years, years beyond."""
+    to two months, months up to three years, years beyond.
+
+    One pass counts months (and the span); years are sums of months. Only a span of two
+    months or less asks for a second, day-level pass, and that one is over few events.
+    """
 
     name = "date"
-    _INTERVALS = (("day", 62, 62), ("month", 1096, 40), ("year", None, 300))
+    _DAY_SPAN, _MONTH_SPAN = 62, 1096  # days
+    _MONTHS = 12 * 400  # every month of four centuries: all of them, for the year sums
 
     def aggregations(self, request: SearchRequest) -> dict:
-        aggs = {"date_span": {"stats": {"field": "day"}}}
-        for interval, _, size in self._INTERVALS:
-            aggs[f"date_{interval}"] = {"terms": {"field": interval, "size": size,
-                                                  "order": {"_key": "asc"}}}
-        return aggs
+        return {"date_span": {"stats": {"field": "day"}},
+                "date_month": {"terms": {"field": "month", "size": self._MONTHS}}}
 
-    def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
+    def values(self, result: dict, request: SearchRequest,
+               aggregate: Callable[[dict], dict]) -> list[FacetValue]:
+        """`aggregate` runs more aggregations over the same query (for day buckets)."""
         span = result["date_span"]
         if not span.get("count"):
             return []
         days = (_day(span["max"]) - _day(span["min"])).days
-        interval = next(name for name, limit, _ in self._INTERVALS if limit is None or days <= limit)
-        return [FacetValue(value=_label(interval, int(b["key"])), label=_label(interval, int(b["key"])),
-                           count=b["doc_count"], selected=False, toggle="", type=interval)
-                for b in result[f"date_{interval}"]["buckets"]]
+        if days <= self._DAY_SPAN:
+            by_day = aggregate({"date_day": {"terms": {"field": "day", "size": self._DAY_SPAN + 1}}})
+            return self._buckets("day", _counts(by_day["date_day"]))
+        months = _counts(result["date_month"])
+        if days <= self._MONTH_SPAN:
+            return self._buckets("month", months)
+        years: dict[int, int] = {}
+        for month, count in months.items():
+            years[month // 100] = years.get(month // 100, 0) + count
+        return self._buckets("year", years)
+
+    @staticmethod
+    def _buckets(interval: str, counts: dict[int, int]) -> list[FacetValue]:
+        return [FacetValue(value=_label(interval, key), label=_label(interval, key), count=count,
+                           selected=False, toggle="", type=interval)
+                for key, count in sorted(counts.items())]
 
 
+def _counts(terms: dict) -> dict[int, int]:
+    return {int(b["key"]): b["doc_count"] for b in terms["buckets"]}
+
+
+_DATE = DateFacet()  # never selected (dates filter by range): always in the shared pass
 FACETS = (
     TermsFacet("country", label=country_name),
     TermsFacet("topic", label=lambda slug: TOPIC_LABELS.get(slug, slug)),
     EntityFacet("entity"),
     TermsFacet("story"),
     TermsFacet("source"),
-    DateFacet(),
+    _DATE,
 )
 
 
@@ -101,7 +122,9 @@ def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
     full = must_all([text, *filter_queries(schema, request)])
     shared = [f for f in FACETS if not request.selected(f.name)]
     result = searcher.aggregate(full, _merged(f.aggregations(request) for f in shared))
-    counts = {f.name: f.values(result, request) for f in shared}
+    counts = {f.name: f.values(result, request) for f in shared if f is not _DATE}
+    # A short span needs day buckets: a second pass over the same query.
+    counts[_DATE.name] = _DATE.values(result, request, functools.partial(searcher.aggregate, full))
     for facet in FACETS:
         if facet in shared:
             continue
