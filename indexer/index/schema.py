@@ -3,7 +3,8 @@
 Full-text fields are stemmed English (`en_stem`, built into Tantivy). Label fields
 (country, topic, entity, story, source) are raw-tokenized fast fields: filters match them
 exactly and facet counts come from Tantivy's terms aggregations. The whole `Event` is kept
-as a msgspec-encoded `payload`, so a hit renders without another store.
+as a msgspec-encoded `payload` (less its id and headline, which are stored fields of their
+own), so a hit renders without another store.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import zlib
 
 import tantivy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bump on any change below: an index carrying another version is rebuilt, never misread."""
 
 FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
@@ -55,8 +56,8 @@ def build_schema() -> tantivy.Schema:
     for field in LABEL_FIELDS:
         builder.add_text_field(field, fast=True, tokenizer_name="raw")
     builder.add_date_field("date", indexed=True, fast=True)
-    # Calendar buckets for the date facet: date_histogram only has fixed intervals.
-    builder.add_integer_field("year", indexed=True, fast=True)
+    # Calendar buckets for the date facet (date_histogram only has fixed intervals); years
+    # are sums of months, so no year field: every field costs indexing time.
     builder.add_integer_field("month", indexed=True, fast=True)
     builder.add_integer_field("day", indexed=True, fast=True)
     # Date order with a unique tie-break: days since 1970 * 2**32 + crc32(id). Sorting and

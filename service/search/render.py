@@ -15,7 +15,11 @@ _decoder = msgspec.msgpack.Decoder(Event)
 
 
 def stored_event(doc: tantivy.Document) -> Event:
-    return _decoder.decode(doc.get_first("payload"))
+    event = _decoder.decode(doc.get_first("payload"))
+    # The payload leaves out what the document stores anyway (writer.to_document).
+    event.id = doc.get_first("id")
+    event.headline = doc.get_first("headline")
+    return event
 
 
 def hit_fields(event: Event, snippet: str | None = None) -> dict:
