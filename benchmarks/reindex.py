@@ -22,7 +22,7 @@ code      the reindex and serve processes run from a copy of indexer/ and servic
 cold      `eventsearch reindex <cold dump> --data-dir D --processes N --json --no-progress`
           as a subprocess on an empty data directory (empty cache): events/s = indexed / wall
           time of the process (interpreter start, imports and model load included); the rate
-          over the summary's own `seconds` (model load included, imports not) is also given.
+          over the summary's own `seconds` (imports and model load not included) is also given.
 warm      the same command on the warm dump and the same data directory (cache full).
 memory    peak RSS of each reindex process tree: psutil samples the RSS of the process and
           all its descendants (the NLP workers) every 0.2 s and sums them. Forked workers

@@ -143,12 +143,31 @@ def _ingest_options(args):
     from indexer.ingest import IngestOptions, default_processes
 
     return IngestOptions(
+        nlp=_batch_pipeline(),
         rejects_path=args.rejects,
         processes=args.processes or default_processes(args.paths),
         use_cache=not args.no_cache,
         progress=args.progress,
         status_path=args.status_file,
     )
+
+
+def _batch_pipeline():
+    """The NLP pipeline, loaded for a batch job that owns this process.
+
+    The loaded model is hundreds of thousands of Python objects that live as long as the
+    process. Frozen, the garbage collector stops walking them every time the events in
+    flight push it to a full collection, and a larger first generation collects less often:
+    a warm reindex ran 15-30% faster (200k events, 18.7-19.2k -> 23-25k events/s).
+    """
+    import gc
+
+    from indexer.enrich.pipeline import load_pipeline
+
+    nlp = load_pipeline()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    return nlp
 
 
 def _report(summary, as_json: bool) -> int:

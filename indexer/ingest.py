@@ -54,7 +54,8 @@ class IngestSummary:
 
     @property
     def rate(self) -> float:
-        """Events indexed per second, model loading included."""
+        """Events indexed per second over the run (the model load included when the run loads
+        the model itself; `eventsearch index|reindex` load it before)."""
         return self.indexed / self.seconds if self.seconds else 0.0
 
     def as_dict(self) -> dict:
