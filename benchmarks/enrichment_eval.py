@@ -48,6 +48,7 @@ from indexer.record import TOPICS, Event
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = REPO / "benchmarks" / "data" / "enrichment_dev.jsonl"
+SECOND_LABELLER = REPO / "benchmarks" / "data" / "enrichment_dev_second_labeller.jsonl"
 DEFAULT_WIKITIMES = REPO.parent / "shared" / "corpora" / "wikitimes-2015-09.json"
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 
@@ -296,6 +297,10 @@ def render_markdown(results: Sequence[dict], meta: dict) -> str:
                          f"| {'PASS' if v['pass'] else 'FAIL'} |")
     lines += ["", "WikiTimes country gold is partial: entities whose name resolves to a "
               "country; cities, demonyms and institutions are missing from it.", ""]
+    if meta.get("dev_topic_human_agreement") is not None:
+        lines += [f"Dev topics, human agreement: a second labeller, blind, chose the same "
+                  f"primary topic for {meta['dev_topic_human_agreement']:.3f} of the headlines "
+                  f"(`{SECOND_LABELLER.name}`).", ""]
     return "\n".join(lines)
 
 
@@ -316,6 +321,17 @@ def _write_items(path: Path, items: Iterable[Item]) -> None:
 
 
 # --- main -----------------------------------------------------------------------------------
+
+
+def human_agreement(items: Sequence[Item], path: Path) -> float | None:
+    """Share of dev headlines whose primary topic a second labeller, labelling blind by the
+    same rules, chose as the first did: the ceiling a topic model can be held to."""
+    if not path.exists():
+        return None
+    second = {json.loads(line)["text"]: json.loads(line)["topic"]
+              for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    pairs = [(item.gold_topic, second[item.text]) for item in items if item.text in second]
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = load_dev(args.dev)
     predict(dev, enricher)
     results.append(evaluate("dev", dev))
+    meta["dev_topic_human_agreement"] = human_agreement(dev, SECOND_LABELLER)
     datasets = {"dev": dev}
     if not args.skip_wikitimes:
         wt = load_wikitimes(args.wikitimes)
@@ -366,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     missed = [f"{r['name']}.{k}" for r in results for k, v in r["targets"].items()
               if not v["pass"]]
     print("Targets: " + ("all met" if not missed else "missed " + ", ".join(missed)))
+    if meta["dev_topic_human_agreement"] is not None:
+        print(f"Dev topics, human agreement: a second labeller, blind, chose the same primary "
+              f"topic for {meta['dev_topic_human_agreement']:.3f} of the headlines")
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "enrichment_eval.json").write_text(
