@@ -43,6 +43,7 @@ import spacy
 
 from indexer.enrich.countries import normalise_country
 from indexer.enrich.pipeline import Enricher, load_pipeline, model_name
+from indexer.enrich.train_topics import read_labelled
 from indexer.readers import read_dump
 from indexer.record import TOPICS, Event
 
@@ -96,15 +97,7 @@ class Item:
 
 
 def load_dev(path: Path) -> list[Item]:
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if row["topic"] not in TOPICS:
-            raise ValueError(f"{path}:{n}: unknown topic {row['topic']!r}")
-        items.append(Item(row["text"], list(row["countries"]), row["topic"]))
-    return items
+    return [Item(row["text"], list(row["countries"]), row["topic"]) for row in read_labelled(path)]
 
 
 def load_wikitimes(path: Path) -> list[Item]:
@@ -328,8 +321,7 @@ def human_agreement(items: Sequence[Item], path: Path) -> float | None:
     same rules, chose as the first did: the ceiling a topic model can be held to."""
     if not path.exists():
         return None
-    second = {json.loads(line)["text"]: json.loads(line)["topic"]
-              for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    second = {row["text"]: row["topic"] for row in read_labelled(path)}
     pairs = [(item.gold_topic, second[item.text]) for item in items if item.text in second]
     return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
 

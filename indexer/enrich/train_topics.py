@@ -87,17 +87,20 @@ def is_held_out(text: str) -> bool:
 
 
 def _read(paths: Iterable[Path]) -> list[dict]:
+    return [{"text": row["text"], "topic": row["topic"], "file": path.name}
+            for path in paths if path.exists() for row in read_labelled(path)]
+
+
+def read_labelled(path: Path) -> list[dict]:
+    """The rows of a labelled-headline JSONL file; ValueError on a topic we do not have."""
     rows = []
-    for path in paths:
-        if not path.exists():
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
             continue
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if row["topic"] not in TOPICS:
-                raise ValueError(f"{path}:{n}: unknown topic {row['topic']!r}")
-            rows.append({"text": row["text"], "topic": row["topic"], "file": path.name})
+        row = json.loads(line)
+        if row["topic"] not in TOPICS:
+            raise ValueError(f"{path}:{n}: unknown topic {row['topic']!r}")
+        rows.append(row)
     return rows
 
 
