@@ -67,7 +67,9 @@ class Facets:
 class SearchResponse:
     """`next_cursor` continues after the last hit (stable while the index changes);
     `corrected_query` is set when words matching nothing were matched fuzzily;
-    `warnings` lists what a lenient parse ignored."""
+    `warnings` lists what a lenient parse ignored; `facet_sample` is the share of the
+    matching events the facet counts were taken from: 1.0 means exact counts, less means
+    estimates scaled up from a sample (above 50,000 matches, unless `exact_facets`)."""
 
     total: int
     took_ms: float
@@ -75,6 +77,7 @@ class SearchResponse:
     size: int
     hits: list[Hit]
     facets: Facets
+    facet_sample: float = 1.0
     next_cursor: str | None = None
     corrected_query: str | None = None
     warnings: list[str] = field(default_factory=list)

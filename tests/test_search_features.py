@@ -255,3 +255,62 @@ def test_cached_facet_counts_follow_a_commit(tmp_path, nlp):
     after = index.search(search_request(topic=["sports"]))
     topic_count = {v.value: v.count for v in after.facets.topic}["sports"]
     assert topic_count == {v.value: v.count for v in before.facets.topic}["sports"] + 1
+
+
+def _counts(values: list[dict]) -> dict[str, int]:
+    return {v["value"]: v["count"] for v in values}
+
+
+@pytest.fixture
+def small_sampling_limits(monkeypatch):
+    """Facet counts sampled above 50 matches, from about 150 events, and computed afresh
+    (a result cached by an earlier test was counted under the real limits)."""
+    from service.search import facets
+    from service.search.result_cache import ResultCache
+
+    monkeypatch.setattr(facets, "EXACT_UP_TO", 50)
+    monkeypatch.setattr(facets, "SAMPLE_TARGET", 150)
+    monkeypatch.setattr(ResultCache, "get_or_compute", lambda self, key, compute: compute())
+
+
+def test_facet_counts_over_many_matches_are_estimated_from_a_sample(client,
+                                                                    small_sampling_limits):
+    """Above EXACT_UP_TO matches the counts come from the events of a few hash buckets,
+    scaled up by the share read: checked against the stored events of those buckets."""
+    from indexer.index.schema import SAMPLE_BUCKETS, sample_bucket
+
+    events = all_events(client)
+    body = search(client, facet_size="100")
+    buckets = -(-SAMPLE_BUCKETS * 150 // len(events))  # ceil
+    share = buckets / SAMPLE_BUCKETS
+    assert body["facet_sample"] == share < 1
+    assert body["total"] == len(events)  # the total is never estimated
+    sampled = [e for e in events if sample_bucket(e["id"]) < buckets]
+    expected = Counter(t for e in sampled for t in e["topics"])
+    assert _counts(body["facets"]["topic"]) == {
+        topic: round(count / share) for topic, count in expected.items()}
+
+    exact = search(client, facet_size="100", exact_facets="true")
+    assert exact["facet_sample"] == 1.0
+    assert _counts(exact["facets"]["topic"]) == dict(Counter(
+        t for e in events for t in e["topics"]))
+
+
+def test_a_selection_samples_only_the_facet_passes_that_match_many(client,
+                                                                    small_sampling_limits):
+    """With a narrow selection the page's own counts stay exact; the country facet, counted
+    without the country selection over every event, is sampled."""
+    events = all_events(client)
+    body = search(client, country="RU", facet_size="100")
+    assert body["total"] <= 50
+    in_russia = [e for e in events if "RU" in {c["code"] for c in e["countries"]}]
+    assert _counts(body["facets"]["topic"]) == dict(Counter(
+        t for e in in_russia for t in e["topics"]))
+    assert body["facet_sample"] < 1
+    assert {v["value"] for v in body["facets"]["country"] if v["selected"]} == {"RU"}
+
+
+def test_facet_counts_stay_exact_up_to_the_limit(client):
+    body = search(client, q="missile")
+    assert 0 < body["total"] <= 50_000
+    assert body["facet_sample"] == 1.0

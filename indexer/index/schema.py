@@ -13,7 +13,7 @@ import zlib
 
 import tantivy
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bump on any change below: an index carrying another version is rebuilt, never misread."""
 
 FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
@@ -21,6 +21,11 @@ FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
 FIELD_BOOSTS = {"headline": 2.0, "story_text": 1.5, "entity_text": 1.5, "source_text": 0.5}
 
 LABEL_FIELDS = ("country", "topic", "entity", "story", "source")
+"""Raw, fast, filterable and faceted; also usable as `field:value` in the search box."""
+
+SAMPLE_BUCKETS = 64
+"""Every event falls in one of these buckets by a hash of its id: facet counts over a huge
+result set read a few buckets (an unbiased sample) instead of every match."""
 
 ENTITY_KINDS = {
     "PERSON": "person",
@@ -40,7 +45,10 @@ def entity_kind(label: str) -> str:
 
 def event_rank(day_number: int, event_id: str) -> int:
     return day_number * 2**32 + zlib.crc32(event_id.encode())
-"""Raw, fast, filterable and faceted; also usable as `field:value` in the search box."""
+
+
+def sample_bucket(event_id: str) -> int:
+    return zlib.crc32(event_id.encode()) * SAMPLE_BUCKETS >> 32  # top bits of the hash
 
 
 def build_schema() -> tantivy.Schema:
@@ -65,5 +73,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("rank", indexed=True, fast=True)
     # "TYPE:name" of every entity, for the entity facet by type (person, organisation...).
     builder.add_text_field("entity_typed", fast=True, tokenizer_name="raw")
+    # Indexed, not fast: a range over it is a union of a few posting lists, cheap to intersect.
+    builder.add_integer_field("sample", indexed=True)
     builder.add_bytes_field("payload", stored=True)
     return builder.build()

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import msgspec
 import tantivy
 
-from indexer.index.schema import entity_kind, event_rank
+from indexer.index.schema import entity_kind, event_rank, sample_bucket
 from indexer.record import Event
 
 _encoder = msgspec.msgpack.Encoder()
@@ -42,6 +42,7 @@ def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Docum
     doc.add_integer("month", day.year * 100 + day.month)
     doc.add_integer("day", day.year * 10000 + day.month * 100 + day.day)
     doc.add_integer("rank", event_rank((day - _EPOCH).days, event.id))
+    doc.add_integer("sample", sample_bucket(event.id))
     # Id and headline are stored fields of their own; repeated here they would be a third
     # of the payload's bytes, and every stored byte costs indexing time.
     doc.add_bytes("payload", _encoder.encode(msgspec.structs.replace(event, id="", headline="")))

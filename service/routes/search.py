@@ -25,7 +25,9 @@ class SearchController(Controller):
         "field:value on country, topic, entity, story, source. An empty `q` browses by the "
         "filters alone. Lenient unless `strict`; a word that matches nothing is matched "
         "fuzzily (`corrected_query`). Facets are multi-select: each facet is counted with "
-        "every filter but its own; each value carries `selected` and its `toggle` query."))
+        "every filter but its own; each value carries `selected` and its `toggle` query. Above "
+        "50,000 matches facet counts are estimated from a sample (`facet_sample` < 1) "
+        "unless `exact_facets`."))
     def search(
         self,
         events: NamedDependency[EventIndex],
@@ -62,12 +64,16 @@ class SearchController(Controller):
         recency: Annotated[float, QueryParameter(
             ge=0, le=1, description="Blend recency into relevance: 0 none, 1 strongest "
                                     "(score halves per year of age)")] = 0.0,
+        exact_facets: Annotated[bool, QueryParameter(
+            description="Count facets over every match. By default, above 50,000 matches "
+                        "the counts are estimated from a sample of about 10,000 events "
+                        "(the response's `facet_sample` < 1)")] = False,
     ) -> SearchResponse:
         request = search_request(
             q=q, country=country, topic=topic, entity=entity, story=story, source=source,
             date_from=date_from, date_to=date_to, sort=sort, page=page, size=size,
             cursor=cursor, strict=strict, facet_size=facet_size, recency=recency,
-            max_result_window=settings.max_result_window,
+            exact_facets=exact_facets, max_result_window=settings.max_result_window,
         )
         return events.search(request)
 

@@ -114,15 +114,16 @@ class EventIndex:
         hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
         state = self._state(generation)
         key = state and (state, repr(text), replace(request, page=1, cursor=None, recency=0.0))
-        facets = Facets(**self._facets.get_or_compute(
-            key, lambda: facet_counts(searcher, self.schema, text, request)))
+        facets, facet_sample = self._facets.get_or_compute(key, lambda: facet_counts(
+            searcher, self.schema, text, request, page.total, request.exact_facets))
         return SearchResponse(
             total=page.total,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             page=request.page,
             size=request.size,
             hits=hits,
-            facets=facets,
+            facets=Facets(**facets),
+            facet_sample=facet_sample,
             next_cursor=page.next_cursor,
             corrected_query=corrected,
             warnings=parsed.warnings,

@@ -59,6 +59,7 @@ class SearchRequest:
     strict: bool = False
     facet_sizes: tuple[tuple[str, int], ...] = ()
     recency: float = 0.0
+    exact_facets: bool = False
 
     def selected(self, facet: str) -> tuple[str, ...]:
         return {
@@ -125,6 +126,7 @@ def search_request(
     strict: bool = False,
     facet_size: list[str] | None = None,
     recency: float = 0.0,
+    exact_facets: bool = False,
     max_result_window: int = 10_000,
 ) -> SearchRequest:
     """Validate raw parameters (as the API and the CLI get them) into a SearchRequest."""
@@ -153,6 +155,7 @@ def search_request(
         strict=strict,
         facet_sizes=tuple(_facet_sizes(facet_size or [])),
         recency=recency,
+        exact_facets=exact_facets,
     )
 
 
