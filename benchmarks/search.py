@@ -42,6 +42,7 @@ import random
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -196,9 +197,10 @@ def forget_cached_facets(ours: EventIndex) -> None:
         ours._facets = type(ours._facets)()
 
 
-def ours_request(query: Query):
+def ours_request(query: Query, exact_facets: bool = False):
     return search_request(q=query.text, country=[query.country] if query.country else None,
-                          date_from=query.date_from, date_to=query.date_to)
+                          date_from=query.date_from, date_to=query.date_to,
+                          exact_facets=exact_facets)
 
 
 def http_params(query: Query, variant: int = 0) -> list[tuple[str, str]]:
@@ -221,7 +223,11 @@ def run_in_process(ours: EventIndex, bare: BareTantivy, fts: Fts5, queries: list
     def ours_uncached(query: Query):
         return ours.search(ours_request(query))
 
-    systems = {"ours": ours_uncached, "ours_cached": lambda q: ours.search(ours_request(q)),
+    def ours_exact(query: Query):
+        return ours.search(ours_request(query, exact_facets=True))
+
+    systems = {"ours": ours_uncached, "ours_exact": ours_exact,
+               "ours_cached": lambda q: ours.search(ours_request(q)),
                "bare": bare.search, "fts5": fts.search}
     per_query: list[dict] = []
     for query in queries:  # warm-up pass, and the totals each store reports
@@ -234,7 +240,7 @@ def run_in_process(ours: EventIndex, bare: BareTantivy, fts: Fts5, queries: list
     for rep in range(repeat):
         for number, query in enumerate(queries):
             for name, call in systems.items():
-                if name == "ours":
+                if name in ("ours", "ours_exact"):
                     forget_cached_facets(ours)
                 elif name == "ours_cached":
                     ours.search(ours_request(query))  # make sure this one is a repeat
@@ -249,10 +255,46 @@ def run_in_process(ours: EventIndex, bare: BareTantivy, fts: Fts5, queries: list
     stats = {name: summary(values) for name, values in samples.items()}
     ratios = {f"{name}_over_bare": {p: round(stats[name][p] / stats["bare"][p], 2)
                                     for p in ("p50", "p95", "p99")}
-              for name in ("ours", "ours_cached", "fts5")}
+              for name in ("ours", "ours_exact", "ours_cached", "fts5")}
     agree = sum(row["totals"]["bare"] == row["totals"]["fts5"] for row in per_query)
     return {"stats": stats, "ratios": ratios, "by_kind": by_kind, "queries": per_query,
             "bare_fts5_same_total": f"{agree}/{len(per_query)}"}
+
+
+def sampled_facet_accuracy(ours: EventIndex, queries: list[Query]) -> dict:
+    """How close sampled facet counts come to exact ones, over the queries whose counts were
+    sampled: per facet (country, topic, entity), the share of the exact top 10 that the
+    sampled top 10 holds, and the median and 90th percentile relative error of the sampled
+    count of each exact top-10 value (0 when a value is missing from the sampled list)."""
+    errors: dict[str, list[float]] = {f: [] for f in ("country", "topic", "entity")}
+    overlap: dict[str, list[float]] = {f: [] for f in errors}
+    shares = []
+    for query in queries:
+        forget_cached_facets(ours)
+        sampled = ours.search(ours_request(query))
+        if sampled.facet_sample == 1.0:
+            continue
+        shares.append(sampled.facet_sample)
+        forget_cached_facets(ours)
+        exact = ours.search(ours_request(query, exact_facets=True))
+        for facet in errors:
+            true = {v.value: v.count for v in getattr(exact.facets, facet)}
+            estimate = {v.value: v.count for v in getattr(sampled.facets, facet)}
+            overlap[facet].append(len(true.keys() & estimate.keys()) / max(1, len(true)))
+            errors[facet] += [abs(estimate.get(value, 0) - count) / count
+                              for value, count in true.items()]
+    forget_cached_facets(ours)
+    return {"queries_sampled": len(shares), "queries": len(queries),
+            "share_counted": summary(shares) if shares else None,
+            "facets": {facet: {"top10_overlap": round(statistics.mean(overlap[facet]), 3)
+                               if overlap[facet] else None,
+                               "relative_error_p50": _rounded_percentile(errors[facet], 50),
+                               "relative_error_p90": _rounded_percentile(errors[facet], 90)}
+                       for facet in errors}}
+
+
+def _rounded_percentile(values: list[float], q: int) -> float | None:
+    return round(percentile(values, q), 4) if values else None
 
 
 def run_related(ours: EventIndex, sample: list[dict], seed: int, repeat: int = 2) -> dict:
@@ -321,8 +363,10 @@ def breakdown(ours: EventIndex, queries: list[Query], repeat: int = 3) -> dict:
             add("  of which searcher.doc x10", ms)
             ms, _ = timed(ours._snippet_generator, searcher, parsed.query)
             add("  of which SnippetGenerator.create", ms)
-            ms, _ = timed(facet_counts, searcher, schema, parsed.query, request)
+            ms, _ = timed(facet_counts, searcher, schema, parsed.query, request, page.total)
             add("facet_counts (all facets)", ms)
+            ms, _ = timed(facet_counts, searcher, schema, parsed.query, request, page.total, True)
+            add("facet_counts, exact", ms)
             for facet in FACETS:
                 aggs = facet.aggregations(request)
                 ms, _ = timed(searcher.aggregate, filtered, aggs)
@@ -584,6 +628,20 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def sampled_facets_report(accuracy: dict) -> list[str]:
+    if not accuracy["queries_sampled"]:
+        return ["No query had its facet counts sampled."]
+    lines = [f"Facet counts were sampled for {accuracy['queries_sampled']} of "
+             f"{accuracy['queries']} queries (share of matches counted: p50 "
+             f"{accuracy['share_counted']['p50']:.3f}). Sampled against exact counts, for the "
+             "exact top 10 values:", "",
+             "| facet | top-10 overlap | relative error p50 | p90 |", "|---|---|---|---|"]
+    for facet, row in accuracy["facets"].items():
+        lines.append(f"| {facet} | {row['top10_overlap']:.3f} | {row['relative_error_p50']:.3f} "
+                     f"| {row['relative_error_p90']:.3f} |")
+    return lines
+
+
 def report(results: dict) -> str:
     inproc = results["in_process"]
     s, r = inproc["stats"], inproc["ratios"]
@@ -594,6 +652,7 @@ def report(results: dict) -> str:
              "| store | p50 | p95 | p99 | p50 / bare | p99 / bare |", "|---|---|---|---|---|---|"]
     names = {"ours": "ours: EventIndex.search (all facets, snippets, 10 stored hits; facet "
                      "cache emptied before each call)",
+             "ours_exact": "ours with exact_facets=true (every match counted, however many)",
              "ours_cached": "ours, a repeated query (facet counts from its cache)",
              "bare": "bare Tantivy: top 10 + country/topic terms (the floor)",
              "fts5": "SQLite FTS5: top 10 bm25 + total + country/topic/entity GROUP BY"}
@@ -604,12 +663,14 @@ def report(results: dict) -> str:
     lines += ["", f"Mean ms per page: ours {s['ours']['mean']:.2f} (repeated "
               f"{s['ours_cached']['mean']:.2f}), bare {s['bare']['mean']:.2f}, "
               f"fts5 {s['fts5']['mean']:.2f} (2 cores / mean CPU per page bounds requests/s).",
+              "", *sampled_facets_report(inproc["sampled_facets"]),
               "", "By kind of query, p50 / p99 ms:", "",
-              "| kind | ours | ours, repeated | bare | fts5 |", "|---|---|---|---|---|"]
+              "| kind | ours | ours, exact facets | ours, repeated | bare | fts5 |",
+              "|---|---|---|---|---|---|"]
     for kind, row in inproc["by_kind"].items():
         lines.append(f"| {kind} | " + " | ".join(
             f"{row[x]['p50']:.2f} / {row[x]['p99']:.2f}"
-            for x in ("ours", "ours_cached", "bare", "fts5")) + " |")
+            for x in ("ours", "ours_exact", "ours_cached", "bare", "fts5")) + " |")
     best = results["http_best"]
     http = best["latency"] if best else None
     load = best["load"] if best else None
@@ -801,6 +862,7 @@ def main(argv: list[str] | None = None) -> int:
     fts = Fts5(root / "fts5")
     print(f"measuring {len(queries)} queries at {ours.count():,} events", file=sys.stderr)
     in_process = run_in_process(ours, bare, fts, queries, args.repeat)
+    in_process["sampled_facets"] = sampled_facet_accuracy(ours, queries)
     related = run_related(ours, sample, args.seed)
     related["breakdown"] = related_breakdown(ours, sample, args.seed)
     suggest = run_suggest(ours, prefixes_for_suggest(sample, queries, args.seed))
