@@ -11,12 +11,12 @@ import pytest
 import spacy
 
 import indexer.enrich.topics  # noqa: F401  (registers the "eventsearch_topics" factory)
-from indexer.enrich.train_topics import YARDSTICK, load_data, normalise
+from indexer.enrich.train_topics import YARDSTICK, NearDuplicates, load_data, normalise
 from indexer.record import TOPICS
 
 DEV_FILE = Path(__file__).parent / "data" / "topics_dev.jsonl"
 
-HELD_OUT_ACCURACY = 0.779
+HELD_OUT_ACCURACY = 0.796
 """Primary-topic accuracy on the held-out split of our labelled reddit headlines (never
 trained on; train_topics.is_held_out) when the classifier was last trained."""
 
@@ -176,8 +176,16 @@ def test_training_data_excludes_held_out_and_yardstick_headlines():
     trained = {normalise(row["text"]) for row in train}
     assert not trained & {normalise(row["text"]) for row in held_out}
     with YARDSTICK.open(encoding="utf-8") as lines:
-        yardstick = {normalise(json.loads(line)["text"]) for line in lines if line.strip()}
-    assert not trained & yardstick
+        yardstick = [json.loads(line)["text"] for line in lines if line.strip()]
+    assert not trained & {normalise(text) for text in yardstick}
+    near_yardstick = NearDuplicates(yardstick)
+    assert not [row["text"] for row in train + held_out if row["text"] in near_yardstick]
+
+
+def test_near_duplicates_are_the_same_story_in_nearly_the_same_words():
+    known = NearDuplicates(["Browns' Watson settles 20 of 24 civil suits"])
+    assert "report: browns qb deshaun watson settles 20 of 24 civil suits" in known
+    assert "Watson throws for 300 yards as Browns beat Steelers" not in known
 
 
 def test_rules_alone_still_classify_clear_headlines(rules_only):

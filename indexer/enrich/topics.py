@@ -38,14 +38,16 @@ How it decides
 Steps 4 and 5 are the rules-only decision (`textcat_path=""`). By default the rule scores
 are blended with a trained text classifier:
 
-6. Classifier. A spaCy `textcat` (exclusive classes, bag of lemma unigrams and bigrams),
+6. Classifiers. A spaCy `textcat` (exclusive classes, bag of lemma unigrams and bigrams),
    trained by `python -m indexer.enrich.train_topics` on headlines we labelled and shipped
    in `topic_textcat/` beside this module, reads the same lowercased-lemma shadow doc and
    gives a probability p(t) per topic. It knows vocabulary the lexicon lacks; the lexicon
-   knows cues too rare for 8,600 training headlines.
-7. Blend. Each topic gets log p(t) + `rule_weight` * score(t), turned back into a
-   distribution q(t) with a softmax: a weight-3 cue multiplies a topic's odds by
-   e^(3 * rule_weight). The primary topic is the best q, its confidence q itself. Others
+   knows cues too rare for our training headlines. Beside it, in the same folder, a linear
+   classifier over the headline's WordLlama vector (topic_embedding.py) gives e(t): it
+   knows names and words our headlines never taught the textcat.
+7. Blend. Each topic gets log p(t) + `embedding_weight` * log e(t) + `rule_weight` *
+   score(t), turned back into a distribution q(t) with a softmax: a weight-3 cue
+   multiplies a topic's odds by e^(3 * rule_weight). The primary topic is the best q, its confidence q itself. Others
    follow (best q first, up to `max_topics`) when q(t) reaches `min_share` of the
    primary's q, or when the rules alone would have kept them (score at least `min_score`
    and `min_share` of the best rule score). Confidences are the q values: in 0..1 and
@@ -72,6 +74,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 from spacy.util import ensure_path, minibatch
 
+from indexer.enrich.topic_embedding import EmbeddingHead, embedder
 from indexer.record import TOPICS
 
 __all__ = [
@@ -101,7 +104,8 @@ Doc.set_extension("topic_scores", default=None, force=True)
     default_config={
         "lexicon_path": None,
         "textcat_path": None,
-        "rule_weight": 0.5,
+        "rule_weight": 0.3,
+        "embedding_weight": 0.7,
         "min_share": 0.5,
         "min_score": 2.0,
         "max_topics": 3,
@@ -115,6 +119,7 @@ def make_topic_classifier(
     lexicon_path: str | None,
     textcat_path: str | None,
     rule_weight: float,
+    embedding_weight: float,
     min_share: float,
     min_score: float,
     max_topics: int,
@@ -122,16 +127,16 @@ def make_topic_classifier(
     """Build the component. `lexicon_path`/`textcat_path` None mean the files bundled with
     this module; `textcat_path` "" means no classifier (the cue rules alone decide)."""
     lexicon = _read_lexicon(Path(lexicon_path) if lexicon_path else DEFAULT_LEXICON_PATH)
-    if textcat_path is None:
-        textcat = _read_textcat(DEFAULT_TEXTCAT_PATH)
-    else:
-        textcat = _read_textcat(Path(textcat_path)) if textcat_path else None
+    path = DEFAULT_TEXTCAT_PATH if textcat_path is None else Path(textcat_path)
+    textcat = _read_textcat(path) if textcat_path != "" else None
     return TopicClassifier(
         nlp,
         name,
         lexicon,
         textcat=textcat,
+        head=EmbeddingHead.read(path) if textcat else None,
         rule_weight=rule_weight,
+        embedding_weight=embedding_weight,
         min_share=min_share,
         min_score=min_score,
         max_topics=max_topics,
@@ -148,7 +153,9 @@ class TopicClassifier:
         lexicon: dict[str, Any],
         *,
         textcat: Language | None = None,
+        head: EmbeddingHead | None = None,
         rule_weight: float = 1.0,
+        embedding_weight: float = 0.0,
         min_share: float = 0.5,
         min_score: float = 2.0,
         max_topics: int = 3,
@@ -160,16 +167,18 @@ class TopicClassifier:
         self.min_score = min_score
         self.max_topics = max_topics
         self.rule_weight = rule_weight
+        self.embedding_weight = embedding_weight
         self._load(lexicon)
-        self._set_textcat(textcat)
+        self._set_textcat(textcat, head)
 
     @property
     def version(self) -> str:
         """Code, lexicon and classifier version, for enrichment cache keys."""
         return f"{CODE_VERSION}.{self.lexicon['version']}.{self._textcat_digest}"
 
-    def _set_textcat(self, textcat: Language | None) -> None:
+    def _set_textcat(self, textcat: Language | None, head: EmbeddingHead | None) -> None:
         self.textcat = textcat
+        self.head = head
         if textcat is None:
             self._textcat_pipe = None
             self._textcat_digest = "rules"
@@ -181,6 +190,9 @@ class TopicClassifier:
         # Columns of the classifier's output in TOPICS order.
         self._columns = [labels.index(t) for t in TOPICS]
         weights = self._textcat_pipe.model.to_bytes()
+        if head is not None:
+            weights += head.digest_bytes() + str(self.embedding_weight).encode()
+            embedder()  # loaded now, so that worker processes forked later share it
         self._textcat_digest = hashlib.sha256(weights).hexdigest()[:8]
 
     # -- building --------------------------------------------------------------------
@@ -231,19 +243,20 @@ class TopicClassifier:
         for batch in minibatch(stream, batch_size):
             shadows = [shadow_doc(doc) for doc in batch]
             scores = [self.score(doc, shadow) for doc, shadow in zip(batch, shadows, strict=True)]
-            probabilities = self.classify(shadows)
-            if probabilities is None:
+            log_probabilities = self.classify(shadows, [doc.text for doc in batch])
+            if log_probabilities is None:
                 decisions = [self.decide(s) for s in scores]
             else:
-                decisions = self.blend(scores, probabilities)
+                decisions = self.blend(scores, log_probabilities)
             for doc, (topics, confidences) in zip(batch, decisions, strict=True):
                 doc._.topics = topics
                 doc._.topic_scores = confidences
                 yield doc
 
-    def classify(self, shadows: list[Doc]) -> np.ndarray | None:
-        """The classifier's topic probabilities, one row per shadow doc, columns in TOPICS
-        order; None without a classifier."""
+    def classify(self, shadows: list[Doc], texts: list[str]) -> np.ndarray | None:
+        """The classifiers' topic log-probabilities (step 6; not normalised once the
+        embedding head is blended in), one row per doc, columns in TOPICS order; None
+        without a classifier."""
         if self._textcat_pipe is None:
             return None
         probabilities = np.full((len(shadows), len(TOPICS)), 1.0 / len(TOPICS))
@@ -252,7 +265,10 @@ class TopicClassifier:
         if rows:
             predicted = self._textcat_pipe.model.predict([shadows[i] for i in rows])
             probabilities[rows] = np.asarray(predicted)[:, self._columns]
-        return probabilities
+        log_probabilities = np.log(np.clip(probabilities, 1e-9, 1.0))
+        if self.head is not None and self.embedding_weight:
+            log_probabilities += self.embedding_weight * self.head.log_probabilities(texts)
+        return log_probabilities
 
     def score(self, doc: Doc, shadow: Doc | None = None) -> dict[str, float]:
         """Raw evidence per topic (sum of cue weights), before the decision."""
@@ -312,12 +328,12 @@ class TopicClassifier:
         return topics, confidences
 
     def blend(
-        self, scores: list[dict[str, float]], probabilities: np.ndarray
+        self, scores: list[dict[str, float]], log_probabilities: np.ndarray
     ) -> list[tuple[list[str], dict[str, float]]]:
-        """Rule scores of a batch of docs combined with the classifier's probabilities (one
-        row per doc, as from `classify`); module docstring, step 7."""
+        """Rule scores of a batch of docs combined with the classifiers' log-probabilities
+        (one row per doc, as from `classify`); module docstring, step 7."""
         rules = np.array([[s.get(t, 0.0) for t in TOPICS] for s in scores]).reshape(-1, len(TOPICS))
-        logits = np.log(np.clip(probabilities, 1e-9, 1.0)) + self.rule_weight * rules
+        logits = log_probabilities + self.rule_weight * rules
         q = np.exp(logits - logits.max(axis=1, keepdims=True))
         q /= q.sum(axis=1, keepdims=True)
         return [self._pick(row, doc_scores) for row, doc_scores in zip(
@@ -350,6 +366,7 @@ class TopicClassifier:
             "min_score": self.min_score,
             "max_topics": self.max_topics,
             "rule_weight": self.rule_weight,
+            "embedding_weight": self.embedding_weight,
         }
         (path / _LEXICON_FILE).write_text(
             json.dumps(self.lexicon, ensure_ascii=False, indent=1), encoding="utf-8"
@@ -357,6 +374,8 @@ class TopicClassifier:
         (path / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
         if self.textcat is not None:
             self.textcat.to_disk(path / _TEXTCAT_DIR)
+            if self.head is not None:
+                self.head.write(path / _TEXTCAT_DIR)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> TopicClassifier:
         path = ensure_path(path)
@@ -365,9 +384,13 @@ class TopicClassifier:
         self.min_score = settings["min_score"]
         self.max_topics = settings["max_topics"]
         self.rule_weight = settings.get("rule_weight", 1.0)
+        self.embedding_weight = settings.get("embedding_weight", 0.0)
         self._load(_read_lexicon(path / _LEXICON_FILE))
         textcat_dir = path / _TEXTCAT_DIR
-        self._set_textcat(_read_textcat(textcat_dir) if textcat_dir.exists() else None)
+        if textcat_dir.exists():
+            self._set_textcat(_read_textcat(textcat_dir), EmbeddingHead.read(textcat_dir))
+        else:
+            self._set_textcat(None, None)
         return self
 
 
