@@ -82,6 +82,15 @@ def test_date_range_and_sort_by_date(client):
     assert all(value["value"].startswith("2016-") for value in body["facets"]["date"])
 
 
+def test_a_date_range_may_be_open_on_either_side_and_reach_any_year(client):
+    every = search(client)["total"]
+    since = search(client, **{"from": "2016-01-01"})["total"]
+    until = search(client, **{"to": "2015-12-31"})["total"]
+    assert 0 < since < every and since + until == every
+    assert search(client, **{"from": "1200-01-01", "to": "9999-12-31"})["total"] == every
+    assert search(client, **{"from": "3000-01-01"})["total"] == 0
+
+
 def test_date_facet_is_per_year_across_years(client):
     years = [value["value"] for value in search(client)["facets"]["date"]]
     assert len(years) >= 3 and all(len(year) == 4 for year in years)

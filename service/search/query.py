@@ -341,14 +341,15 @@ def _facet_sizes(values: list[str]) -> list[tuple[str, int]]:
 
 
 def _date_range(schema, start: dt.date | None, end: dt.date | None) -> tantivy.Query:
+    """Days from `start` to `end`, inclusive; one side may be open. On the `day` field
+    (YYYYMMDD), which holds any calendar date: the `date` field counts nanoseconds, so a
+    bound before 1677 or after 2262 would not fit it."""
     return tantivy.Query.range_query(
-        schema,
-        "date",
-        tantivy.FieldType.Date,
-        _midnight(start or dt.date(1, 1, 1)),
-        _midnight(end or dt.date(9999, 12, 31)),
+        schema, "day", tantivy.FieldType.Integer,
+        lower_bound=_day_number(start) if start else None,
+        upper_bound=_day_number(end) if end else None,
     )
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+def _day_number(day: dt.date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
