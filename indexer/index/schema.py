@@ -13,7 +13,7 @@ import zlib
 
 import tantivy
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bump on any change below: an index carrying another version is rebuilt, never misread."""
 
 FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
@@ -63,9 +63,10 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("headline_words", tokenizer_name="default", index_option="basic")
     for field in LABEL_FIELDS:
         builder.add_text_field(field, fast=True, tokenizer_name="raw")
-    builder.add_date_field("date", indexed=True, fast=True)
-    # Calendar buckets for the date facet (date_histogram only has fixed intervals); years
-    # are sums of months, so no year field: every field costs indexing time.
+    # Calendar buckets for the date facet (date_histogram only has fixed intervals) and the
+    # date filter (YYYYMMDD fits any calendar date; a Tantivy date field counts nanoseconds,
+    # 1677 to 2262). Years are sums of months, so no year field: every field costs indexing
+    # time.
     builder.add_integer_field("month", indexed=True, fast=True)
     builder.add_integer_field("day", indexed=True, fast=True)
     # Date order with a unique tie-break: days since 1970 * 2**32 + crc32(id). Sorting and

@@ -38,7 +38,6 @@ def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Docum
         doc.add_text("source", name)
         doc.add_text("source_text", name)
     day = event.date
-    doc.add_date("date", dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc))
     doc.add_integer("month", day.year * 100 + day.month)
     doc.add_integer("day", day.year * 10000 + day.month * 100 + day.day)
     doc.add_integer("rank", event_rank((day - _EPOCH).days, event.id))
