@@ -175,8 +175,9 @@ def test_related_recovers_the_source_related_links(client):
 def test_openapi_documents_the_search_parameters(client):
     schema = client.get("/schema/openapi.json").json()
     parameters = {p["name"] for p in schema["paths"]["/api/search"]["get"]["parameters"]}
-    assert {"q", "country", "topic", "entity", "story", "from", "to", "sort", "page",
-            "size"} <= parameters
+    assert {"q", "country", "topic", "entity", "story", "source", "from", "to", "sort", "page",
+            "size", "cursor", "strict", "facet_size", "recency", "exact_facets"} == parameters
+    assert all(p.get("description") for p in schema["paths"]["/api/search"]["get"]["parameters"])
     assert "/api/events/{event_id}/related" in schema["paths"]
 
 
