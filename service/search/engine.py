@@ -114,8 +114,8 @@ class EventIndex:
         hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
         state = self._state(generation)
         key = state and (state, repr(text), replace(request, page=1, cursor=None, recency=0.0))
-        facets, facet_sample = self._facets.get_or_compute(key, lambda: facet_counts(
-            searcher, self.schema, text, request, page.total, request.exact_facets))
+        facets, facet_sample = self._facets.get_or_compute(
+            key, lambda: facet_counts(searcher, self.schema, text, request, page.total))
         return SearchResponse(
             total=page.total,
             took_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -181,11 +181,11 @@ class FacetCounter:
 
 
 def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tantivy.Query,
-                 request: SearchRequest, total: int, exact: bool = False,
+                 request: SearchRequest, total: int,
                  ) -> tuple[dict[str, list[FacetValue]], float]:
     """Every facet's values for a query matching `total` events with the request's filters,
     and the share of matching events counted (1.0: exact; module docstring)."""
-    counter = FacetCounter(searcher, schema, exact)
+    counter = FacetCounter(searcher, schema, request.exact_facets)
     full = must_all([text, *filter_queries(schema, request)])
     shared = [f for f in FACETS if not request.selected(f.name)]
     result = counter.aggregate(full, _merged(f.aggregations(request) for f in shared), total)
@@ -194,17 +194,16 @@ def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
     counts[_DATE.name] = _DATE.values(
         result, request, lambda aggregations: counter.aggregate(full, aggregations, total))
     selected = [facet for facet in FACETS if facet not in shared]
-    if selected and not exact:
+    if selected:
         # Each pass below drops one selection, so it matches at most what the text and the
-        # dates do: counted once, to size the samples.
-        bound = counter.matches(must_all(
+        # dates do: counted once, to size the samples (exact counts need no size).
+        bound = total if counter.exact else counter.matches(must_all(
             [text, *filter_queries(schema, _without_selections(request))]))
     for facet in selected:
         # Counted without its own selection: what would ticking another value add?
         query = must_all([text, *filter_queries(schema, request, except_facet=facet.name)])
-        values = facet.values(
-            counter.aggregate(query, facet.aggregations(request), 0 if exact else bound),
-            request)
+        values = facet.values(counter.aggregate(query, facet.aggregations(request), bound),
+                              request)
         counts[facet.name] = values + _missing_selected(searcher, schema, query, facet,
                                                         request, values)
     return counts, counter.share
