@@ -1,6 +1,6 @@
 """A headline's meaning as one vector, and a linear topic classifier over it.
 
-The topic textcat (topics.py) knows the words of our 17,000 labelled headlines and nothing
+The topic textcat (topics.py) knows the words of our 16,000 labelled headlines and nothing
 else: "Isner breaks all-time aces record" is sports only if "Isner" or "aces" were seen
 with that label. WordLlama's token vectors (the `wordllama` package, which ships them: 32,000
 sub-word tokens x 256 dimensions, distilled from a large language model's embeddings) carry

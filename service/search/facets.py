@@ -141,7 +141,8 @@ class FacetCounter:
     `share` ends as the smallest share of matching events any aggregation read (1.0: every
     count is exact)."""
 
-    _MATCHED = "_matched"  # an extra aggregation: how many events the sample held
+    # An extra aggregation: how many events a pass read (every event has a day).
+    _MATCHED = {"_matched": {"value_count": {"field": "day"}}}
 
     def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema, exact: bool):
         self.searcher = searcher
@@ -151,8 +152,7 @@ class FacetCounter:
 
     def matches(self, query: tantivy.Query) -> int:
         """How many events `query` matches (an aggregation counts faster than a search)."""
-        result = self.searcher.aggregate(query, {self._MATCHED: {"value_count": {"field": "day"}}})
-        return int(result[self._MATCHED]["value"])
+        return int(self.searcher.aggregate(query, self._MATCHED)["_matched"]["value"])
 
     def aggregate(self, query: tantivy.Query, aggregations: dict, at_most: int) -> dict:
         """The aggregations over `query`, which matches at most `at_most` events."""
@@ -162,10 +162,9 @@ class FacetCounter:
         sample = tantivy.Query.range_query(self.schema, "sample", tantivy.FieldType.Integer,
                                            0, buckets - 1)
         result = self.searcher.aggregate(must_all([query, sample]), {
-            **_short_segment_lists(aggregations),
-            self._MATCHED: {"value_count": {"field": "day"}}})
+            **_short_segment_lists(aggregations), **self._MATCHED})
         share = buckets / SAMPLE_BUCKETS
-        if result.pop(self._MATCHED)["value"] / share <= EXACT_UP_TO:
+        if result.pop("_matched")["value"] / share <= EXACT_UP_TO:
             # `at_most` was loose and the query small: count it all after all.
             return self.searcher.aggregate(query, aggregations)
         self.share = min(self.share, share)
