@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from indexer.index import storage
+from indexer.index.schema import entity_kind
 from indexer.index.writer import EventWriter
 from indexer.ingest import IngestOptions, ingest
 from indexer.record import Event
@@ -53,10 +54,16 @@ def test_multi_select_facet_counts_leave_out_their_own_filter(client):
     expected_country = Counter(c for e in in_topic for c in codes(e))
     expected_topic = Counter(t for e in in_countries for t in e["topics"])
     expected_story = Counter(e["story"] for e in both if e["story"])
+    expected_entity = Counter(key for e in both
+                              for key in {(entity_kind(x["type"]), x["name"]) for x in e["entities"]})
     assert body["total"] == len(both)
     assert {v["value"]: v["count"] for v in body["facets"]["country"]} == dict(expected_country)
     assert {v["value"]: v["count"] for v in body["facets"]["topic"]} == dict(expected_topic)
     assert {v["value"]: v["count"] for v in body["facets"]["story"]} == dict(expected_story)
+    entities = {(v["type"], v["value"]): v["count"] for v in body["facets"]["entity"]}
+    assert entities and all(expected_entity[key] == n for key, n in entities.items())
+    left_out = [n for key, n in expected_entity.items() if key not in entities]
+    assert min(entities.values()) >= max(left_out, default=0)
     selected = {v["value"] for v in body["facets"]["country"] if v["selected"]}
     assert selected == selected_countries
 

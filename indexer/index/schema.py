@@ -9,11 +9,12 @@ own), so a hit renders without another store.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 import tantivy
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bump on any change below: an index carrying another version is rebuilt, never misread."""
 
 FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
@@ -43,12 +44,30 @@ def entity_kind(label: str) -> str:
     return ENTITY_KINDS.get(label, "other")
 
 
+def typed_entities(entities) -> list[str]:
+    """"kind:name" of each distinct entity (`Entity` objects), as the entity facet shows them."""
+    return list(dict.fromkeys(f"{entity_kind(e.type)}:{e.name}" for e in entities))
+
+
 def event_rank(day_number: int, event_id: str) -> int:
     return day_number * 2**32 + zlib.crc32(event_id.encode())
 
 
 def sample_bucket(event_id: str) -> int:
     return zlib.crc32(event_id.encode()) * SAMPLE_BUCKETS >> 32  # top bits of the hash
+
+
+def label_key(label: str) -> int:
+    """A number standing for a label ("person:Vladimir Putin") in a numeric fast field.
+
+    Tantivy counts a text fast field by term ordinals and then looks each value it keeps
+    up by name in the segment's term dictionary: for a dictionary of thousands of
+    entities that lookup was most of the entity facet's cost (2.5 ms for a word in 8,000
+    events). Numbers are counted and returned as they are; the service maps them back to
+    names. 53 bits, exact through any JSON or float on the way; two of a million labels
+    share a key with odds of about 1 in 18,000.
+    """
+    return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "big") >> 11
 
 
 def build_schema() -> tantivy.Schema:
@@ -74,6 +93,9 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("rank", indexed=True, fast=True)
     # "TYPE:name" of every entity, for the entity facet by type (person, organisation...).
     builder.add_text_field("entity_typed", fast=True, tokenizer_name="raw")
+    # label_key of each "TYPE:name": what the entity facet counts. Indexed as well, so a
+    # key can be turned back into its name through any event that carries it.
+    builder.add_integer_field("entity_key", indexed=True, fast=True)
     # Indexed, not fast: a range over it is a union of a few posting lists, cheap to intersect.
     builder.add_integer_field("sample", indexed=True)
     builder.add_bytes_field("payload", stored=True)

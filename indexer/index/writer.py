@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import msgspec
 import tantivy
 
-from indexer.index.schema import entity_kind, event_rank, sample_bucket
+from indexer.index.schema import event_rank, label_key, sample_bucket, typed_entities
 from indexer.record import Event
 
 _encoder = msgspec.msgpack.Encoder()
@@ -32,8 +32,9 @@ def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Docum
     for name in dict.fromkeys(e.name for e in event.entities):
         doc.add_text("entity", name)
         doc.add_text("entity_text", name)
-    for typed in dict.fromkeys(f"{entity_kind(e.type)}:{e.name}" for e in event.entities):
+    for typed in typed_entities(event.entities):
         doc.add_text("entity_typed", typed)
+        doc.add_integer("entity_key", label_key(typed))
     for name in dict.fromkeys(s.name for s in event.sources if s.name):
         doc.add_text("source", name)
         doc.add_text("source_text", name)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import math
 from collections.abc import Callable
 from urllib.parse import quote_plus
@@ -27,9 +26,10 @@ from urllib.parse import quote_plus
 import tantivy
 
 from indexer.enrich.countries import country_name
-from indexer.index.schema import SAMPLE_BUCKETS
+from indexer.index.schema import SAMPLE_BUCKETS, label_key, typed_entities
 from indexer.record import TOPIC_LABELS
 from service.models import FacetValue
+from service.search.render import stored_event
 from service.search.query import BadQuery, SearchRequest, filter_queries, must_all
 
 
@@ -45,31 +45,70 @@ class TermsFacet:
         return {self.name: {"terms": {"field": self._field, "size": size}}}
 
     def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
-        selected = request.selected(self.name)
-        return [self._value(b["key"], b["doc_count"], request, selected)
+        toggles = Toggles(request, self.name)
+        return [self._value(b["key"], b["doc_count"], toggles)
                 for b in result[self.name]["buckets"]]
 
     _field = property(lambda self: self.name)
 
-    def _value(self, key: str, count: int, request: SearchRequest,
-               selected: tuple[str, ...], kind: str | None = None) -> FacetValue:
+    def _value(self, key: str, count: int, toggles: Toggles,
+               kind: str | None = None) -> FacetValue:
         return FacetValue(value=key, label=self.label(key), count=count,
-                          selected=key in selected, toggle=toggle(request, self.name, key),
-                          type=kind)
+                          selected=key in toggles.selected, toggle=toggles(key), type=kind)
 
 
 class EntityFacet(TermsFacet):
-    """Entities with their kind (person, organisation, place, group, event)."""
+    """Entities with their kind (person, organisation, place, group, event).
+
+    Counted by `entity_key`, a number per "kind:name" (schema.label_key) that Tantivy
+    counts without term-dictionary lookups; `FacetCounter` names the numbers it gets back.
+    The facet value search matches names, in `entity_typed`."""
 
     _field = property(lambda self: "entity_typed")
 
+    def aggregations(self, request: SearchRequest) -> dict:
+        return {self.name: {"terms": {"field": "entity_key",
+                                      "size": request.facet_size(self.name)}}}
+
     def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
-        selected = request.selected(self.name)
+        toggles = Toggles(request, self.name)
         values = []
         for bucket in result[self.name]["buckets"]:
             kind, _, name = bucket["key"].partition(":")
-            values.append(self._value(name, bucket["doc_count"], request, selected, kind))
+            values.append(self._value(name, bucket["doc_count"], toggles, kind))
         return values
+
+
+class EntityNames:
+    """entity_key -> "kind:name", remembered for the life of the process: a key is a hash
+    of its name, so it stands for the same entity in every generation of the index. A key
+    not seen before is named through one event that carries it (a term search and a stored
+    document, which names that event's other entities too)."""
+
+    def __init__(self, limit: int = 500_000):
+        self._names: dict[int, str] = {}
+        self._limit = limit
+
+    def name_buckets(self, searcher: tantivy.Searcher, schema: tantivy.Schema,
+                     buckets: list[dict]) -> list[dict]:
+        """`buckets` keyed by name; a key no event carries any more is left out."""
+        for bucket in buckets:
+            if bucket["key"] not in self._names:
+                self._learn(searcher, schema, bucket["key"])
+        return [{**bucket, "key": self._names[bucket["key"]]}
+                for bucket in buckets if bucket["key"] in self._names]
+
+    def _learn(self, searcher: tantivy.Searcher, schema: tantivy.Schema, key: int) -> None:
+        hits = searcher.search(tantivy.Query.term_query(schema, "entity_key", key), limit=1).hits
+        if not hits:
+            return
+        if len(self._names) >= self._limit:
+            self._names.clear()  # a crude bound: the names in use are learnt again at once
+        for typed in typed_entities(stored_event(searcher.doc(hits[0][1])).entities):
+            self._names[label_key(typed)] = typed
+
+
+_ENTITY_NAMES = EntityNames()
 
 
 class DateFacet:
@@ -118,10 +157,11 @@ def _counts(terms: dict) -> dict[int, int]:
 
 
 _DATE = DateFacet()  # never selected (dates filter by range): always in the shared pass
+_ENTITY = EntityFacet("entity")
 FACETS = (
     TermsFacet("country", label=country_name),
     TermsFacet("topic", label=lambda slug: TOPIC_LABELS.get(slug, slug)),
-    EntityFacet("entity"),
+    _ENTITY,
     TermsFacet("story"),
     TermsFacet("source"),
     _DATE,
@@ -155,7 +195,16 @@ class FacetCounter:
         return int(self.searcher.aggregate(query, self._MATCHED)["_matched"]["value"])
 
     def aggregate(self, query: tantivy.Query, aggregations: dict, at_most: int) -> dict:
-        """The aggregations over `query`, which matches at most `at_most` events."""
+        """The aggregations over `query`, which matches at most `at_most` events, with the
+        entity facet's keys named."""
+        result = self._counted(query, aggregations, at_most)
+        if _ENTITY.name in result:
+            entities = result[_ENTITY.name]
+            entities["buckets"] = _ENTITY_NAMES.name_buckets(self.searcher, self.schema,
+                                                             entities["buckets"])
+        return result
+
+    def _counted(self, query: tantivy.Query, aggregations: dict, at_most: int) -> dict:
         buckets = self._buckets_for(at_most)
         if buckets == SAMPLE_BUCKETS:
             return self.searcher.aggregate(query, aggregations)
@@ -240,24 +289,25 @@ def search_facet(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
     return facet.values(searcher.aggregate(query, aggregation), request)
 
 
-def toggle(request: SearchRequest, facet: str, value: str) -> str:
-    """The query string of `request` with `value` of `facet` ticked or unticked."""
-    parts: list[str] = []
-    for key, encoded in _encoded_params(request):
-        if key == facet:
-            chosen = [v for v in request.selected(facet) if v != value]
-            if len(chosen) == len(request.selected(facet)):
-                chosen.append(value)
-            encoded = tuple(_pair(key, v) for v in chosen)
-        parts.extend(encoded)
-    return "&".join(parts)
+class Toggles:
+    """The query strings that tick or untick values of one facet in `request`: the other
+    parameters are URL-encoded once, so each of a page's dozens of values costs one join."""
 
+    def __init__(self, request: SearchRequest, facet: str):
+        params = [(key, [_pair(key, v) for v in values])
+                  for key, values in request_params(request).items()]
+        at = [key for key, _ in params].index(facet)
+        self._before = [pair for _, pairs in params[:at] for pair in pairs]
+        self._after = [pair for _, pairs in params[at + 1:] for pair in pairs]
+        self._key = quote_plus(facet)
+        self.selected = request.selected(facet)
 
-@functools.lru_cache(maxsize=256)
-def _encoded_params(request: SearchRequest) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Each parameter of `request` URL-encoded once: a page has dozens of toggles."""
-    return tuple((key, tuple(_pair(key, v) for v in values))
-                 for key, values in request_params(request).items())
+    def __call__(self, value: str) -> str:
+        chosen = [v for v in self.selected if v != value]
+        if len(chosen) == len(self.selected):
+            chosen.append(value)
+        return "&".join([*self._before, *(f"{self._key}={quote_plus(v)}" for v in chosen),
+                         *self._after])
 
 
 def _pair(key: str, value: str) -> str:
@@ -284,7 +334,7 @@ def _missing_selected(searcher, schema, query, facet, request, values) -> list[F
         if value not in shown:
             with_value = must_all([query, tantivy.Query.term_query(schema, facet.name, value)])
             count = searcher.search(with_value, limit=1).count
-            missing.append(facet._value(value, count, request, request.selected(facet.name)))
+            missing.append(facet._value(value, count, Toggles(request, facet.name)))
     return missing
 
 
