@@ -101,6 +101,16 @@ def test_source_filter_and_facet(client):
     assert search(client, source=top["value"])["total"] == top["count"]
 
 
+def test_filters_narrow_without_reordering(client):
+    """A filter keeps the events it admits in their relevance order: it adds nothing to
+    their scores (a label field's length would otherwise favour one-country events)."""
+    everything = search(client, q="Russia", size=100)["hits"]
+    in_ukraine = [h["id"] for h in everything if "UA" in {c["code"] for c in h["countries"]}]
+    filtered = search(client, q="Russia", country=["UA", "PL"], size=100)["hits"]
+    assert len(in_ukraine) >= 3
+    assert [h["id"] for h in filtered if "UA" in {c["code"] for c in h["countries"]}] == in_ukraine
+
+
 def test_cursor_paging_visits_every_event_once_in_date_order(client):
     events = all_events(client)
     assert len(events) == search(client)["total"]

@@ -218,13 +218,23 @@ def filter_queries(schema: tantivy.Schema, request: SearchRequest,
     """One clause per filtered facet (several values of one facet match any of them), and
     the date range; `except_facet` leaves that facet's own selection out."""
     clauses = [
-        tantivy.Query.term_set_query(schema, facet, list(values))
+        _any_of(schema, facet, values)
         for facet in ("country", "topic", "entity", "story", "source")
         if facet != except_facet and (values := request.selected(facet))
     ]
     if request.date_from or request.date_to:
         clauses.append(_date_range(schema, request.date_from, request.date_to))
     return clauses
+
+
+def _any_of(schema: tantivy.Schema, facet: str, values: tuple[str, ...]) -> tantivy.Query:
+    """Events with any of `values` in `facet`, adding nothing to the score. Term queries,
+    not a term set: Tantivy runs a term set on a fast field as a scan of the whole column,
+    0.3 ms at a million events even when the words match a few dozen."""
+    terms = [tantivy.Query.term_query(schema, facet, value) for value in values]
+    either = terms[0] if len(terms) == 1 else tantivy.Query.boolean_query(
+        [(tantivy.Occur.Should, term) for term in terms])
+    return tantivy.Query.const_score_query(either, 0.0)
 
 
 def must_all(queries: list[tantivy.Query]) -> tantivy.Query:
