@@ -83,6 +83,19 @@ def test_facet_sizes_apply_per_facet(client):
     assert len(body["facets"]["country"]) == 3 and len(body["facets"]["entity"]) == 7
 
 
+def test_selected_values_beyond_the_top_n_still_show_with_their_counts(client):
+    countries = search(client, facet_size="100")["facets"]["country"]
+    rare = countries[-1]["value"]
+    body = search(client, country=[rare, countries[0]["value"]], facet_size="1")
+    shown = {v["value"]: v for v in body["facets"]["country"]}
+    assert shown[rare]["selected"] and len(shown) == 2
+    assert shown[rare]["count"] == search(client, country=rare)["total"]
+    entity = search(client, facet_size="entity:100")["facets"]["entity"][-1]["value"]
+    shown = search(client, entity=entity, facet_size="1")["facets"]["entity"]
+    assert [v["count"] for v in shown if v["value"] == entity] == [
+        search(client, entity=entity)["total"]]
+
+
 def test_entity_facet_values_carry_their_kind(client):
     kinds = {v["type"] for v in search(client, facet_size="entity:100")["facets"]["entity"]}
     assert {"person", "organisation", "place"} <= kinds

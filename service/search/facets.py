@@ -116,30 +116,31 @@ class DateFacet:
     """A calendar histogram whose interval fits the span of the matching events: days up
     to two months, months up to three years, years beyond.
 
-    One pass counts months (and the span); years are sums of months. Only a span of two
-    months or less asks for a second, day-level pass, and that one is over few events.
+    One pass counts months; years are sums of months. Only matches within three calendar
+    months ask for a second, day-level pass (over few events, as the span is short).
     """
 
     name = "date"
-    _DAY_SPAN, _MONTH_SPAN = 62, 1096  # days
+    _DAY_SPAN = 62  # days
+    _MONTH_SPAN = 36  # months apart
     _MONTHS = 12 * 400  # every month of four centuries: all of them, for the year sums
 
     def aggregations(self, request: SearchRequest) -> dict:
-        return {"date_span": {"stats": {"field": "day"}},
-                "date_month": {"terms": {"field": "month", "size": self._MONTHS}}}
+        return {"date_month": {"terms": {"field": "month", "size": self._MONTHS}}}
 
     def values(self, result: dict, request: SearchRequest,
                aggregate: Callable[[dict], dict]) -> list[FacetValue]:
         """`aggregate` runs more aggregations over the same query (for day buckets)."""
-        span = result["date_span"]
-        if not span.get("count"):
-            return []
-        days = (_day(span["max"]) - _day(span["min"])).days
-        if days <= self._DAY_SPAN:
-            by_day = aggregate({"date_day": {"terms": {"field": "day", "size": self._DAY_SPAN + 1}}})
-            return self._buckets("day", _counts(by_day["date_day"]))
         months = _counts(result["date_month"])
-        if days <= self._MONTH_SPAN:
+        if not months:
+            return []
+        months_apart = _month_index(max(months)) - _month_index(min(months))
+        if months_apart <= 2:
+            by_day = aggregate({"date_day": {"terms": {"field": "day", "size": 31 * 3}}})
+            days = _counts(by_day["date_day"])
+            if (_day(max(days)) - _day(min(days))).days <= self._DAY_SPAN:
+                return self._buckets("day", days)
+        if months_apart <= self._MONTH_SPAN:
             return self._buckets("month", months)
         years: dict[int, int] = {}
         for month, count in months.items():
@@ -151,6 +152,11 @@ class DateFacet:
         return [FacetValue(value=_label(interval, key), label=_label(interval, key), count=count,
                            selected=False, toggle="", type=interval)
                 for key, count in sorted(counts.items())]
+
+
+def _month_index(month: int) -> int:
+    """YYYYMM -> months since year 0, so that two months subtract."""
+    return month // 100 * 12 + month % 100
 
 
 def _counts(terms: dict) -> dict[int, int]:
@@ -251,10 +257,10 @@ def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
     for facet in selected:
         # Counted without its own selection: what would ticking another value add?
         query = must_all([text, *filter_queries(schema, request, except_facet=facet.name)])
-        values = facet.values(counter.aggregate(query, facet.aggregations(request), bound),
-                              request)
-        counts[facet.name] = values + _missing_selected(searcher, schema, query, facet,
-                                                        request, values)
+        result = counter.aggregate(
+            query, {**facet.aggregations(request), **_selected_counts(facet, request)}, bound)
+        values = facet.values(result, request)
+        counts[facet.name] = values + _missing_selected(facet, request, values, result)
     return counts, counter.share
 
 
@@ -331,16 +337,24 @@ def request_params(request: SearchRequest) -> dict[str, list[str]]:
     return params
 
 
-def _missing_selected(searcher, schema, query, facet, request, values) -> list[FacetValue]:
+_SELECTED = "_selected"
+
+
+def _selected_counts(facet: TermsFacet, request: SearchRequest) -> dict:
+    """An aggregation counting a facet's selected values (by name, in its label field), for
+    those that miss its top N."""
+    chosen = list(request.selected(facet.name))
+    return {_SELECTED: {"terms": {"field": facet.name, "include": chosen, "size": len(chosen)}}}
+
+
+def _missing_selected(facet: TermsFacet, request: SearchRequest, values: list[FacetValue],
+                      result: dict) -> list[FacetValue]:
     """Selected values beyond the top N still show, with their counts."""
     shown = {v.value for v in values}
-    missing = []
-    for value in request.selected(facet.name):
-        if value not in shown:
-            with_value = must_all([query, tantivy.Query.term_query(schema, facet.name, value)])
-            count = searcher.search(with_value, limit=1).count
-            missing.append(facet._value(value, count, Toggles(request, facet.name)))
-    return missing
+    counted = {b["key"]: b["doc_count"] for b in result[_SELECTED]["buckets"]}
+    toggles = Toggles(request, facet.name)
+    return [facet._value(value, counted.get(value, 0), toggles)
+            for value in request.selected(facet.name) if value not in shown]
 
 
 def _regex_literal(text: str) -> str:
