@@ -82,12 +82,16 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("headline_words", tokenizer_name="default", index_option="basic")
     for field in LABEL_FIELDS:
         builder.add_text_field(field, fast=True, tokenizer_name="raw")
-    # Calendar buckets for the date facet (date_histogram only has fixed intervals) and the
-    # date filter (YYYYMMDD fits any calendar date; a Tantivy date field counts nanoseconds,
-    # 1677 to 2262). Years are sums of months, so no year field: every field costs indexing
-    # time.
-    builder.add_integer_field("month", indexed=True, fast=True)
-    builder.add_integer_field("day", indexed=True, fast=True)
+    # Calendar buckets for the date facet (date_histogram only has fixed intervals):
+    # YYYYMM and YYYYMMDD, which fit any calendar date (a Tantivy date field counts
+    # nanoseconds, 1677 to 2262). Years are sums of months, so no year field: every field
+    # costs indexing time.
+    builder.add_integer_field("month", fast=True)
+    builder.add_integer_field("day", fast=True)
+    # The day again, indexed only, for date filters: Tantivy runs a range over a fast field
+    # as a column scan, which intersected with a common word took 14 ms at a million
+    # events; over an indexed-only field it is a union of the days' posting lists (2.6 ms).
+    builder.add_integer_field("day_filter", indexed=True)
     # Date order with a unique tie-break: days since 1970 * 2**32 + crc32(id). Sorting and
     # search_after cursors use it, so events of one day never swap places between pages.
     builder.add_integer_field("rank", indexed=True, fast=True)

@@ -40,7 +40,9 @@ def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Docum
         doc.add_text("source_text", name)
     day = event.date
     doc.add_integer("month", day.year * 100 + day.month)
-    doc.add_integer("day", day.year * 10000 + day.month * 100 + day.day)
+    day_number = day.year * 10000 + day.month * 100 + day.day
+    doc.add_integer("day", day_number)
+    doc.add_integer("day_filter", day_number)
     doc.add_integer("rank", event_rank((day - _EPOCH).days, event.id))
     doc.add_integer("sample", sample_bucket(event.id))
     # Id and headline are stored fields of their own; repeated here they would be a third

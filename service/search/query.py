@@ -351,11 +351,10 @@ def _facet_sizes(values: list[str]) -> list[tuple[str, int]]:
 
 
 def _date_range(schema, start: dt.date | None, end: dt.date | None) -> tantivy.Query:
-    """Days from `start` to `end`, inclusive; one side may be open. On the `day` field
-    (YYYYMMDD), which holds any calendar date: the `date` field counts nanoseconds, so a
-    bound before 1677 or after 2262 would not fit it."""
+    """Days from `start` to `end`, inclusive; one side may be open. On `day_filter`
+    (YYYYMMDD, indexed only: see the schema), which holds any calendar date."""
     return tantivy.Query.range_query(
-        schema, "day", tantivy.FieldType.Integer,
+        schema, "day_filter", tantivy.FieldType.Integer,
         lower_bound=_day_number(start) if start else None,
         upper_bound=_day_number(end) if end else None,
     )
