@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.conftest import SEED_ID
@@ -89,6 +91,17 @@ def test_a_date_range_may_be_open_on_either_side_and_reach_any_year(client):
     assert 0 < since < every and since + until == every
     assert search(client, **{"from": "1200-01-01", "to": "9999-12-31"})["total"] == every
     assert search(client, **{"from": "3000-01-01"})["total"] == 0
+
+
+def test_closed_date_ranges_count_what_open_ones_do(client):
+    """Closed ranges run on calendar terms, open ones on the day column: they must agree."""
+    for first, last in [("2015-11-15", "2017-02-10"), ("2016-02-10", "2016-03-20"),
+                        ("1900-06-30", "2016-06-30"), ("2016-07-01", "2016-07-31")]:
+        expected = search(client, **{"from": first})["total"] - search(
+            client, **{"from": (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat()}
+        )["total"]
+        assert expected > 0
+        assert search(client, **{"from": first, "to": last})["total"] == expected
 
 
 def test_date_facet_is_per_year_across_years(client):

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from indexer.index import storage
-from indexer.index.schema import SCHEMA_VERSION
+from indexer.index.schema import SCHEMA_VERSION, calendar_cover, calendar_terms
 from indexer.index.writer import EventWriter
 from indexer.record import Event, Version
 from service.search.engine import EventIndex, EventNotFound
@@ -122,3 +122,20 @@ def test_only_one_reindex_at_a_time(tmp_path):
         with pytest.raises(storage.ReindexRunning):
             with storage.reindex_lock(tmp_path):
                 pass
+
+
+@pytest.mark.parametrize("first, last", [
+    ("2016-11-30", "2018-01-31"), ("2016-02-27", "2016-03-02"), ("2013-01-01", "2015-12-31"),
+    ("1999-12-31", "2000-01-01"), ("2016-11-01", "2016-11-30"), ("9999-12-30", "9999-12-31"),
+])
+def test_calendar_cover_names_exactly_the_days_of_a_range(first, last):
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    cover = set(calendar_cover(start, end))
+    span = dt.date(start.year - 1, 1, 1), dt.date(min(end.year + 1, 9999), 12, 31)
+    day = span[0]
+    while day <= span[1]:
+        assert bool(cover & set(calendar_terms(day))) == (start <= day <= end), day
+        if day == dt.date.max:
+            break
+        day += dt.timedelta(days=1)
+    assert len(cover) == len(calendar_cover(start, end))  # no term twice

@@ -8,7 +8,13 @@ from collections.abc import Iterable
 import msgspec
 import tantivy
 
-from indexer.index.schema import event_rank, label_key, sample_bucket, typed_entities
+from indexer.index.schema import (
+    calendar_terms,
+    event_rank,
+    label_key,
+    sample_bucket,
+    typed_entities,
+)
 from indexer.record import Event
 
 _encoder = msgspec.msgpack.Encoder()
@@ -39,10 +45,11 @@ def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Docum
         doc.add_text("source", name)
         doc.add_text("source_text", name)
     day = event.date
-    doc.add_integer("month", day.year * 100 + day.month)
-    day_number = day.year * 10000 + day.month * 100 + day.day
+    year, month, day_number = calendar_terms(day)
+    doc.add_integer("month", month)
     doc.add_integer("day", day_number)
-    doc.add_integer("day_filter", day_number)
+    for term in (year, month, day_number):
+        doc.add_integer("calendar", term)
     doc.add_integer("rank", event_rank((day - _EPOCH).days, event.id))
     doc.add_integer("sample", sample_bucket(event.id))
     # Id and headline are stored fields of their own; repeated here they would be a third

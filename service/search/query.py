@@ -21,7 +21,7 @@ import msgspec
 import tantivy
 
 from indexer.enrich.countries import normalise_country
-from indexer.index.schema import FIELD_BOOSTS, FULL_TEXT_FIELDS, LABEL_FIELDS
+from indexer.index.schema import FIELD_BOOSTS, FULL_TEXT_FIELDS, LABEL_FIELDS, calendar_cover
 from indexer.record import TOPICS
 
 SORTS = ("relevance", "-date", "date", "date:desc", "date:asc")
@@ -350,11 +350,22 @@ def _facet_sizes(values: list[str]) -> list[tuple[str, int]]:
     return sizes
 
 
+_MOST_CALENDAR_TERMS = 200  # 150 years with ragged ends
+
+
 def _date_range(schema, start: dt.date | None, end: dt.date | None) -> tantivy.Query:
-    """Days from `start` to `end`, inclusive; one side may be open. On `day_filter`
-    (YYYYMMDD, indexed only: see the schema), which holds any calendar date."""
+    """Days from `start` to `end` (start <= end), inclusive. A closed range is a union of
+    a few `calendar` terms (see the schema); one side open, or a span of many centuries,
+    runs on the `day` column (YYYYMMDD, which holds any calendar date), which costs in
+    proportion to the events the words match."""
+    cover = calendar_cover(start, end) if start and end else []
+    if 0 < len(cover) <= _MOST_CALENDAR_TERMS:
+        terms = [tantivy.Query.term_query(schema, "calendar", term) for term in cover]
+        either = terms[0] if len(terms) == 1 else tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, term) for term in terms])
+        return tantivy.Query.const_score_query(either, 0.0)
     return tantivy.Query.range_query(
-        schema, "day_filter", tantivy.FieldType.Integer,
+        schema, "day", tantivy.FieldType.Integer,
         lower_bound=_day_number(start) if start else None,
         upper_bound=_day_number(end) if end else None,
     )
