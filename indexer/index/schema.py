@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import hashlib
 import zlib
 
@@ -59,6 +60,7 @@ def sample_bucket(event_id: str) -> int:
     return zlib.crc32(event_id.encode()) * SAMPLE_BUCKETS >> 32  # top bits of the hash
 
 
+@functools.lru_cache(maxsize=1 << 16)  # entities recur: bulk indexing hashes each once
 def label_key(label: str) -> int:
     """A number standing for a label ("person:Vladimir Putin") in a numeric fast field.
 
