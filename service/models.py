@@ -112,7 +112,8 @@ class EventDetail(Hit):
 @dataclass(slots=True)
 class RelatedHit(Hit):
     """A related event; `context` names the tags it shares with the event asked about;
-    `score` is the weighted sum of `score_parts` (text, entities, countries, story, time)."""
+    `score` is the weighted sum of `score_parts` (text, entities, countries, story, time,
+    meaning)."""
 
     score: float = 0.0
     score_parts: dict[str, float] = field(default_factory=dict)

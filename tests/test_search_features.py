@@ -233,8 +233,11 @@ def test_facet_value_search_matches_any_word_and_respects_filters(client):
 def test_related_hits_explain_their_score(client):
     hits = client.get(f"/api/events/{SEED_ID}/related").json()["hits"]
     for hit in hits:
-        assert set(hit["score_parts"]) == {"text", "entities", "countries", "story", "time"}
-        weights = {"text": 1.0, "entities": 0.8, "countries": 0.3, "story": 1.0, "time": 0.3}
+        assert set(hit["score_parts"]) == {"text", "entities", "countries", "story", "time",
+                                           "meaning"}
+        assert all(0 <= part <= 1 for part in hit["score_parts"].values())
+        weights = {"text": 1.0, "entities": 0.8, "countries": 0.3, "story": 1.0, "time": 0.3,
+                   "meaning": 2.0}
         assert hit["score"] == pytest.approx(
             sum(weights[k] * v for k, v in hit["score_parts"].items()), abs=1e-3)
 

@@ -32,7 +32,8 @@ class EventsController(Controller):
 
     @get("/{event_id:str}/related", sync_to_thread=True, summary="Related events",
          description="Ranked by a blend of more-like-this on the headline, shared entities "
-                     "and countries, the same story and closeness in time; each hit has its "
+                     "and countries, the same story, closeness in time and the headlines' "
+                     "closeness in meaning (word vectors); each hit has its "
                      "`score_parts` and the shared `context` tags. `source_links` are the "
                      "related events the source page listed.")
     def related(

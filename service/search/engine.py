@@ -46,6 +46,7 @@ from service.search.related import (
     context_tags,
     headline_query,
     score_parts,
+    with_meaning,
 )
 from service.search.render import hit, hit_fields, stored_event
 from service.search.result_cache import ResultCache, index_state
@@ -189,7 +190,7 @@ class EventIndex:
             ranked.append(RelatedHit(**hit_fields(other), score=blended(parts), score_parts=parts,
                                      context=context_tags(event, other)))
         ranked.sort(key=lambda h: (-h.score, h.id))
-        return ranked[:size]
+        return with_meaning(event, ranked)[:size]
 
     def plain_more_like_this(self, event_id: str, size: int) -> list[str]:
         """Ids ranked by Tantivy more-like-this alone: the baseline of the related blend."""
