@@ -18,7 +18,7 @@ from indexer.index.writer import EventWriter
 from indexer.ingest import IngestOptions, ingest
 from indexer.record import Event
 from service.search.engine import EventIndex
-from service.search.query import search_request
+from service.search.query import search_request, words_match_at_most
 from tests.conftest import SEED_ID, WIKITIMES
 
 
@@ -341,6 +341,17 @@ def test_a_selection_samples_only_the_facet_passes_that_match_many(client,
         t for e in in_russia for t in e["topics"]))
     assert body["facet_sample"] < 1
     assert {v["value"] for v in body["facets"]["country"] if v["selected"]} == {"RU"}
+
+
+def test_word_frequencies_bound_the_matches(client, sample_data_dir):
+    index = EventIndex.open(sample_data_dir)
+    searcher = index.index.searcher()
+    for words in (["Russia"], ["missile", "strike"], ["Putin", "Syria"], ["elections"]):
+        bound = words_match_at_most(searcher, words)
+        assert bound is not None and bound >= search(client, q=" ".join(words))["total"]
+        assert bound >= min(search(client, q=word)["total"] for word in words)
+    assert words_match_at_most(searcher, []) is None
+    assert words_match_at_most(searcher, ["U.S."]) is None  # two tokens: no bound
 
 
 def test_facet_counts_stay_exact_up_to_the_limit(client):

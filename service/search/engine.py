@@ -104,19 +104,20 @@ class EventIndex:
         generation, index = self._live
         searcher = index.searcher()
         parsed = parse_text(index, request.text, request.strict)
-        text, corrected = parsed.query, None
+        text, words, corrected = parsed.query, parsed.plain_words, None
         page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
         if page.total == 0 and parsed.plain_words:
             corrections = spelling_correction(searcher, parsed.plain_words)
             if corrections:
                 corrected = corrected_text(request.text, corrections)
-                text = parse_text(index, corrected).query
+                reparsed = parse_text(index, corrected)
+                text, words = reparsed.query, reparsed.plain_words
                 page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
         hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
         state = self._state(generation)
         key = state and (state, repr(text), replace(request, page=1, cursor=None, recency=0.0))
         facets, facet_sample = self._facets.get_or_compute(
-            key, lambda: facet_counts(searcher, self.schema, text, request, page.total))
+            key, lambda: facet_counts(searcher, self.schema, text, request, page.total, words))
         return SearchResponse(
             total=page.total,
             took_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -31,7 +31,13 @@ from indexer.index.schema import SAMPLE_BUCKETS, label_key, typed_entities
 from indexer.record import TOPIC_LABELS
 from service.models import FacetValue
 from service.search.render import stored_event
-from service.search.query import BadQuery, SearchRequest, filter_queries, must_all
+from service.search.query import (
+    BadQuery,
+    SearchRequest,
+    filter_queries,
+    must_all,
+    words_match_at_most,
+)
 
 
 class TermsFacet:
@@ -236,10 +242,11 @@ class FacetCounter:
 
 
 def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tantivy.Query,
-                 request: SearchRequest, total: int,
+                 request: SearchRequest, total: int, words: list[str] | None = None,
                  ) -> tuple[dict[str, list[FacetValue]], float]:
     """Every facet's values for a query matching `total` events with the request's filters,
-    and the share of matching events counted (1.0: exact; module docstring)."""
+    and the share of matching events counted (1.0: exact; module docstring). `words`: the
+    text's plain words, if it is nothing else (their frequencies bound its matches)."""
     counter = FacetCounter(searcher, schema, request.exact_facets)
     full = must_all([text, *filter_queries(schema, request)])
     shared = [f for f in FACETS if not request.selected(f.name)]
@@ -252,8 +259,11 @@ def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
     if selected:
         # Each pass below drops one selection, so it matches at most what the text and the
         # dates do: counted once, to size the samples (exact counts need no size).
-        bound = total if counter.exact else counter.matches(must_all(
-            [text, *filter_queries(schema, _without_selections(request))]))
+        # Words that occur in few events need no count: their frequencies bound it.
+        bound = total if counter.exact else words_match_at_most(searcher, words or [])
+        if bound is None or bound > EXACT_UP_TO:
+            bound = counter.matches(must_all(
+                [text, *filter_queries(schema, _without_selections(request))]))
     for facet in selected:
         # Counted without its own selection: what would ticking another value add?
         query = must_all([text, *filter_queries(schema, request, except_facet=facet.name)])

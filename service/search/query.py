@@ -200,6 +200,20 @@ def spelling_correction(searcher: tantivy.Searcher, words: list[str]) -> dict[st
     return corrections
 
 
+def words_match_at_most(searcher: tantivy.Searcher, words: list[str]) -> int | None:
+    """At most how many events contain every one of `words` in some full-text field: the
+    fewest that any one of them occurs in (deleted events included). None without words, or
+    when a word is more than one token."""
+    bound = None
+    for word in words:
+        stems = _STEMMER.analyze(word)
+        if len(stems) != 1:
+            return None
+        occurs = sum(searcher.doc_freq(field, stems[0]) for field in FULL_TEXT_FIELDS)
+        bound = occurs if bound is None else min(bound, occurs)
+    return bound
+
+
 def corrected_text(text: str, corrections: dict[str, str]) -> str:
     for word, replacement in corrections.items():
         text = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", replacement, text)
