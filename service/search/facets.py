@@ -18,8 +18,8 @@ count); the share counted is reported with the response (`facet_sample`).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable
 from urllib.parse import quote_plus
@@ -30,7 +30,6 @@ from indexer.enrich.countries import country_name
 from indexer.index.schema import SAMPLE_BUCKETS, label_key, typed_entities
 from indexer.record import TOPIC_LABELS
 from service.models import FacetValue
-from service.search.render import stored_event
 from service.search.query import (
     BadQuery,
     SearchRequest,
@@ -38,6 +37,7 @@ from service.search.query import (
     must_all,
     words_match_at_most,
 )
+from service.search.render import stored_event
 
 
 class TermsFacet:
@@ -99,20 +99,23 @@ class EntityNames:
     def name_buckets(self, searcher: tantivy.Searcher, schema: tantivy.Schema,
                      buckets: list[dict]) -> list[dict]:
         """`buckets` keyed by name; a key no event carries any more is left out."""
+        named = []
         for bucket in buckets:
-            if bucket["key"] not in self._names:
-                self._learn(searcher, schema, bucket["key"])
-        return [{**bucket, "key": self._names[bucket["key"]]}
-                for bucket in buckets if bucket["key"] in self._names]
+            name = self._names.get(bucket["key"]) or self._learn(searcher, schema, bucket["key"])
+            if name:
+                named.append({**bucket, "key": name})
+        return named
 
-    def _learn(self, searcher: tantivy.Searcher, schema: tantivy.Schema, key: int) -> None:
+    def _learn(self, searcher: tantivy.Searcher, schema: tantivy.Schema, key: int) -> str | None:
         hits = searcher.search(tantivy.Query.term_query(schema, "entity_key", key), limit=1).hits
         if not hits:
-            return
+            return None
+        event = stored_event(searcher.doc(hits[0][1]))
+        learnt = {label_key(typed): typed for typed in typed_entities(event.entities)}
         if len(self._names) >= self._limit:
             self._names.clear()  # a crude bound: the names in use are learnt again at once
-        for typed in typed_entities(stored_event(searcher.doc(hits[0][1])).entities):
-            self._names[label_key(typed)] = typed
+        self._names.update(learnt)
+        return learnt.get(key)
 
 
 _ENTITY_NAMES = EntityNames()
