@@ -96,14 +96,14 @@ class IngestOptions:
     progress: bool | None = None  # None: show a progress bar when stderr is a terminal
     status_path: Path | None = None  # JSON progress for a supervisor (the admin jobs API)
     rejects_file: bool = True  # False: keep every rejected record in the summary instead
-    # One indexing thread with a large heap writes a generation of up to about 1.8 million
-    # events as one segment (each event takes about 550 bytes of heap). Every search and
-    # every facet aggregation pays a fixed cost per segment: at a million events, one
-    # segment instead of Tantivy's four (two threads, 512 MB) took a search page's facet
-    # counts from 0.76 to 0.48 ms (p50), for a warm reindex 10% slower (21.4k events/s).
-    # The heap is a budget used as documents arrive: peak RSS did not grow.
+    # A heap large enough that no indexing thread flushes a segment before the commit: a
+    # generation of up to about 1.8 million events (550 bytes of heap each) is then one
+    # segment per thread. Every search and facet aggregation pays a fixed cost per segment
+    # (at a million events, one segment instead of four took a small page's facet counts
+    # from 0.76 to 0.48 ms); one thread alone could not keep a warm reindex at 20,000
+    # events/s. The heap is a budget used as documents arrive: peak RSS did not grow.
     writer_heap: int = 1_000_000_000
-    writer_threads: int = 1
+    writer_threads: int = 0  # Tantivy's choice: one per core, up to 8
 
 
 def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
