@@ -70,8 +70,16 @@ from service.search.engine import EventIndex  # noqa: E402
 from service.search.facets import FACETS, _merged, facet_counts  # noqa: E402
 from service.search.paging import fetch_page  # noqa: E402
 from service.search.query import filter_queries, must_all, parse_text, search_request  # noqa: E402
-from service.search.related import CANDIDATES, candidate_queries, score_parts  # noqa: E402
-from service.search.render import stored_event  # noqa: E402
+from service.models import RelatedHit  # noqa: E402
+from service.search.related import (  # noqa: E402
+    CANDIDATES,
+    MEANING_DEPTH,
+    blended,
+    candidate_queries,
+    score_parts,
+    with_meaning,
+)
+from service.search.render import hit_fields, stored_event  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 TARGETS = {
@@ -327,9 +335,15 @@ def related_breakdown(ours: EventIndex, sample: list[dict], seed: int) -> dict:
                 "candidate queries 1+ (labels), each"
             parts.setdefault(name, []).append(ms)
             candidates.update({(a.segment_ord, a.doc): a for _, a in hits})
-        ms, _ = timed(lambda: [score_parts(event, stored_event(searcher.doc(a)), 0.0, 1.0)
-                               for a in candidates.values()])
+        ms, scored = timed(lambda: [
+            (other, score_parts(event, other, 0.0, 1.0))
+            for other in (stored_event(searcher.doc(a)) for a in candidates.values())])
         parts.setdefault("fetch + decode + score all candidates", []).append(ms)
+        best = sorted(scored, key=lambda pair: -blended(pair[1]))[:MEANING_DEPTH]
+        hits = [RelatedHit(**hit_fields(other), score=blended(p), score_parts=p)
+                for other, p in best]
+        ms, _ = timed(with_meaning, event, hits)
+        parts.setdefault(f"meaning: embed the best {MEANING_DEPTH} and re-rank", []).append(ms)
         parts.setdefault("candidates per event (count, not ms)", []).append(len(candidates))
         ms, _ = timed(ours._source_links, searcher, event)
         parts.setdefault("source links", []).append(ms)

@@ -41,6 +41,7 @@ from service.search.query import (
 )
 from service.search.related import (
     CANDIDATES,
+    MEANING_DEPTH,
     blended,
     candidate_queries,
     context_tags,
@@ -184,14 +185,17 @@ class EventIndex:
                 if number == 0:
                     text_scores[key] = score
         best_text = max(text_scores.values(), default=0.0)
-        ranked = []
+        scored = []
         for key, address in candidates.items():
             other = stored_event(searcher.doc(address))
             parts = score_parts(event, other, text_scores.get(key, 0.0), best_text)
-            ranked.append(RelatedHit(**hit_fields(other), score=blended(parts), score_parts=parts,
-                                     context=context_tags(event, other)))
-        ranked.sort(key=lambda h: (-h.score, h.id))
-        return with_meaning(event, ranked)[:size]
+            scored.append((blended(parts), other.id, other, parts))
+        scored.sort(key=lambda entry: (-entry[0], entry[1]))
+        # Only the best few are rendered and weighed for meaning (related.py).
+        best = [RelatedHit(**hit_fields(other), score=score, score_parts=parts,
+                           context=context_tags(event, other))
+                for score, _, other, parts in scored[:max(MEANING_DEPTH, size)]]
+        return with_meaning(event, best)[:size]
 
     def plain_more_like_this(self, event_id: str, size: int) -> list[str]:
         """Ids ranked by Tantivy more-like-this alone: the baseline of the related blend."""

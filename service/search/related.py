@@ -11,8 +11,8 @@ gets six parts in [0, 1], and its score is their weighted sum (`WEIGHTS`):
   time       0.5 ** (days apart / 30): events close in time are likelier one story
   meaning    cosine of the two headlines' WordLlama vectors (topic_embedding.py; 0 if
              negative): one story told in other words ("grain ship detained" and "stolen
-             Ukrainian grain"). Computed for the best `MEANING_DEPTH` by the other parts,
-             which are then re-ranked (about 25 microseconds a headline).
+             Ukrainian grain"). Computed for the best `MEANING_DEPTH` (or the page size)
+             by the other parts, which are then re-ranked (about 25 microseconds a headline).
 
 The weights were chosen on the related-events dev set (benchmarks/related_eval.py); the
 meaning weight of 2.0 was the best of 0.5, 1, 2 and 4 there (precision@5 0.845, 0.858,
@@ -36,7 +36,7 @@ from service.models import RelatedHit
 
 WEIGHTS = {"text": 1.0, "entities": 0.8, "countries": 0.3, "story": 1.0, "time": 0.3,
            "meaning": 2.0}
-MEANING_DEPTH = 50  # as many as the API returns
+MEANING_DEPTH = 20  # or the page size if larger; 20, 30 and 50 gave the same precision@5
 TIME_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 100
 _STOP_WORDS = sorted(STOP_WORDS)
@@ -74,18 +74,15 @@ def blended(parts: dict[str, float]) -> float:
     return round(sum(WEIGHTS[name] * value for name, value in parts.items()), 4)
 
 
-def with_meaning(event: Event, ranked: list[RelatedHit]) -> list[RelatedHit]:
-    """The best `MEANING_DEPTH` of `ranked` (by the other parts), given their `meaning`
-    part and ranked again."""
-    best = ranked[:MEANING_DEPTH]
+def with_meaning(event: Event, best: list[RelatedHit]) -> list[RelatedHit]:
+    """`best` (the best by the other parts) given their `meaning` part and ranked again."""
     if not best:
         return best
     vectors = embed([event.headline, *(hit.headline for hit in best)])
     for hit, cosine in zip(best, vectors[1:] @ vectors[0]):
         hit.score_parts["meaning"] = round(max(0.0, float(cosine)), 4)
         hit.score = blended(hit.score_parts)
-    best.sort(key=lambda h: (-h.score, h.id))
-    return best
+    return sorted(best, key=lambda h: (-h.score, h.id))
 
 
 def context_tags(event: Event, other: Event) -> list[str]:
