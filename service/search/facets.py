@@ -158,8 +158,9 @@ class DateFacet:
 
     @staticmethod
     def _buckets(interval: str, counts: dict[int, int]) -> list[FacetValue]:
-        return [FacetValue(value=_label(interval, key), label=_label(interval, key), count=count,
-                           selected=False, toggle="", type=interval)
+        labels = {key: _label(interval, key) for key in counts}
+        return [FacetValue(value=labels[key], label=labels[key], count=count, selected=False,
+                           toggle="", type=interval)
                 for key, count in sorted(counts.items())]
 
 

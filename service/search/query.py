@@ -179,7 +179,9 @@ def parse_text(index: tantivy.Index, text: str, strict: bool = False) -> ParsedT
         text, default_field_names=list(FULL_TEXT_FIELDS), field_boosts=FIELD_BOOSTS,
         conjunction_by_default=True,
     )
-    return ParsedText(query, warnings, _plain_words(tantivy.parse_query_lenient(text)[0]))
+    if messages:  # the text was tidied: read its words anew
+        ast = tantivy.parse_query_lenient(text)[0]
+    return ParsedText(query, warnings, _plain_words(ast))
 
 
 def spelling_correction(searcher: tantivy.Searcher, words: list[str]) -> dict[str, str]:
