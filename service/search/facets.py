@@ -49,14 +49,15 @@ class TermsFacet:
 
     def aggregations(self, request: SearchRequest) -> dict:
         size = request.facet_size(self.name)
-        return {self.name: {"terms": {"field": self._field, "size": size}}}
+        return {self.name: {"terms": {"field": self._counted_field, "size": size}}}
 
     def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
         toggles = Toggles(request, self.name)
         return [self._value(b["key"], b["doc_count"], toggles)
                 for b in result[self.name]["buckets"]]
 
-    _field = property(lambda self: self.name)
+    _field = property(lambda self: self.name)  # the names, for the facet value search
+    _counted_field = property(lambda self: self._field)
 
     def _value(self, key: str, count: int, toggles: Toggles,
                kind: str | None = None) -> FacetValue:
@@ -72,10 +73,7 @@ class EntityFacet(TermsFacet):
     The facet value search matches names, in `entity_typed`."""
 
     _field = property(lambda self: "entity_typed")
-
-    def aggregations(self, request: SearchRequest) -> dict:
-        return {self.name: {"terms": {"field": "entity_key",
-                                      "size": request.facet_size(self.name)}}}
+    _counted_field = "entity_key"
 
     def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
         toggles = Toggles(request, self.name)
