@@ -192,7 +192,7 @@ def spelling_correction(searcher: tantivy.Searcher, words: list[str]) -> dict[st
         stems = _STEMMER.analyze(word)
         if len(word) < 5 or len(stems) != 1:
             continue
-        if any(searcher.doc_freq(f, stems[0]) for f in FULL_TEXT_FIELDS):
+        if _occurrences(searcher, stems[0]):
             continue
         allowed = 1 if len(word) <= 8 else 2
         best = _closest(word.lower(), searcher.terms_with_prefix(
@@ -211,9 +211,14 @@ def words_match_at_most(searcher: tantivy.Searcher, words: list[str]) -> int | N
         stems = _STEMMER.analyze(word)
         if len(stems) != 1:
             return None
-        occurs = sum(searcher.doc_freq(field, stems[0]) for field in FULL_TEXT_FIELDS)
+        occurs = _occurrences(searcher, stems[0])
         bound = occurs if bound is None else min(bound, occurs)
     return bound
+
+
+def _occurrences(searcher: tantivy.Searcher, stem: str) -> int:
+    """Events holding `stem` in a full-text field, counted once per field it is in."""
+    return sum(searcher.doc_freq(field, stem) for field in FULL_TEXT_FIELDS)
 
 
 def corrected_text(text: str, corrections: dict[str, str]) -> str:
