@@ -31,6 +31,7 @@ def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Docum
     if event.story:
         doc.add_text("story", event.story)
         doc.add_text("story_text", event.story)
+        doc.add_integer("story_key", label_key(event.story))
     for topic in event.topics:
         doc.add_text("topic", topic)
     for code in event.countries:

@@ -28,7 +28,7 @@ import tantivy
 
 from indexer.enrich.countries import country_name
 from indexer.index.schema import SAMPLE_BUCKETS, label_key, typed_entities
-from indexer.record import TOPIC_LABELS
+from indexer.record import TOPIC_LABELS, Event
 from service.models import FacetValue
 from service.search.query import (
     BadQuery,
@@ -41,7 +41,7 @@ from service.search.render import stored_event
 
 
 class TermsFacet:
-    """Counts of a raw label field (country, topic, story, source)."""
+    """Counts of a raw label field (country, topic, source)."""
 
     def __init__(self, name: str, label: Callable[[str], str] = str):
         self.name = name
@@ -65,15 +65,31 @@ class TermsFacet:
                           selected=key in toggles.selected, toggle=toggles(key), type=kind)
 
 
-class EntityFacet(TermsFacet):
-    """Entities with their kind (person, organisation, place, group, event).
+class KeyedFacet(TermsFacet):
+    """A label facet counted by a number per label (schema.label_key, in `key_field`).
 
-    Counted by `entity_key`, a number per "kind:name" (schema.label_key) that Tantivy
-    counts without term-dictionary lookups; `FacetCounter` names the numbers it gets back.
-    The facet value search matches names, in `entity_typed`."""
+    Tantivy counts a text fast field by term ordinals, then looks every value it keeps up
+    by name in each segment's term dictionary, at several microseconds a story name: most
+    of what a page's story facet cost. Numbers are counted and returned as they are, and
+    `FacetCounter` names them (`KeyNames`). The facet value search matches the names, in
+    the label field."""
+
+    def __init__(self, name: str, key_field: str, labels: Callable[[Event], list[str]]):
+        super().__init__(name)
+        self._key_field = key_field
+        self.names = KeyNames(key_field, labels)
+
+    _counted_field = property(lambda self: self._key_field)
+
+
+class EntityFacet(KeyedFacet):
+    """Entities with their kind (person, organisation, place, group, event): the labels
+    are "kind:name", in `entity_typed`."""
+
+    def __init__(self):
+        super().__init__("entity", "entity_key", lambda event: typed_entities(event.entities))
 
     _field = property(lambda self: "entity_typed")
-    _counted_field = "entity_key"
 
     def values(self, result: dict, request: SearchRequest) -> list[FacetValue]:
         toggles = Toggles(request, self.name)
@@ -84,13 +100,16 @@ class EntityFacet(TermsFacet):
         return values
 
 
-class EntityNames:
-    """entity_key -> "kind:name", remembered for the life of the process: a key is a hash
-    of its name, so it stands for the same entity in every generation of the index. A key
-    not seen before is named through one event that carries it (a term search and a stored
-    document, which names that event's other entities too)."""
+class KeyNames:
+    """label_key -> label, remembered for the life of the process: a key is a hash of its
+    label, so it stands for the same label in every generation of the index. A key not seen
+    before is named through one event that carries it (a term search and a stored document,
+    which names that event's other labels too)."""
 
-    def __init__(self, limit: int = 500_000):
+    def __init__(self, key_field: str, labels: Callable[[Event], list[str]],
+                 limit: int = 500_000):
+        self._key_field = key_field
+        self._labels = labels
         self._names: dict[int, str] = {}
         self._limit = limit
 
@@ -105,18 +124,16 @@ class EntityNames:
         return named
 
     def _learn(self, searcher: tantivy.Searcher, schema: tantivy.Schema, key: int) -> str | None:
-        hits = searcher.search(tantivy.Query.term_query(schema, "entity_key", key), limit=1).hits
+        carrier = tantivy.Query.term_query(schema, self._key_field, key)
+        hits = searcher.search(carrier, limit=1).hits
         if not hits:
             return None
         event = stored_event(searcher.doc(hits[0][1]))
-        learnt = {label_key(typed): typed for typed in typed_entities(event.entities)}
+        learnt = {label_key(label): label for label in self._labels(event)}
         if len(self._names) >= self._limit:
             self._names.clear()  # a crude bound: the names in use are learnt again at once
         self._names.update(learnt)
         return learnt.get(key)
-
-
-_ENTITY_NAMES = EntityNames()
 
 
 class DateFacet:
@@ -172,15 +189,15 @@ def _counts(terms: dict) -> dict[int, int]:
 
 
 _DATE = DateFacet()  # never selected (dates filter by range): always in the shared pass
-_ENTITY = EntityFacet("entity")
 FACETS = (
     TermsFacet("country", label=country_name),
     TermsFacet("topic", label=lambda slug: TOPIC_LABELS.get(slug, slug)),
-    _ENTITY,
-    TermsFacet("story"),
+    EntityFacet(),
+    KeyedFacet("story", "story_key", lambda event: [event.story] if event.story else []),
     TermsFacet("source"),
     _DATE,
 )
+_KEYED = [facet for facet in FACETS if isinstance(facet, KeyedFacet)]
 
 
 EXACT_UP_TO = 50_000
@@ -211,12 +228,13 @@ class FacetCounter:
 
     def aggregate(self, query: tantivy.Query, aggregations: dict, at_most: int) -> dict:
         """The aggregations over `query`, which matches at most `at_most` events, with the
-        entity facet's keys named."""
+        keyed facets' keys named."""
         result = self._counted(query, aggregations, at_most)
-        if _ENTITY.name in result:
-            entities = result[_ENTITY.name]
-            entities["buckets"] = _ENTITY_NAMES.name_buckets(self.searcher, self.schema,
-                                                             entities["buckets"])
+        for facet in _KEYED:
+            if facet.name in result:
+                counts = result[facet.name]
+                counts["buckets"] = facet.names.name_buckets(self.searcher, self.schema,
+                                                             counts["buckets"])
         return result
 
     def _counted(self, query: tantivy.Query, aggregations: dict, at_most: int) -> dict:
