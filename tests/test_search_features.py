@@ -109,6 +109,35 @@ def test_date_histogram_interval_follows_the_span(client):
     assert interval(**{"from": "2016-11-01", "to": "2016-11-30"}) <= {"day"}
 
 
+def _span_days(events: list[dict]) -> int:
+    days = [dt.date.fromisoformat(e["date"]) for e in events]
+    return (max(days) - min(days)).days
+
+
+def test_date_facet_counts_the_stored_events_of_each_period(client):
+    """Years come from a histogram; matches that turn out to lie within three years (no
+    date filter says so) get months, or days within two months, from a second pass."""
+    events = all_events(client)
+
+    def periods(matching: list[dict], width: int) -> dict[str, int]:
+        return dict(Counter(e["date"][:width] for e in matching))  # ISO: YYYY, YYYY-MM, ...
+
+    def date_counts(**params) -> dict[str, int]:
+        return {v["value"]: v["count"] for v in search(client, **params)["facets"]["date"]}
+
+    assert date_counts() == periods(events, 4)
+    by_country: dict[str, list[dict]] = {}
+    for event in events:
+        for country in event["countries"]:
+            by_country.setdefault(country["code"], []).append(event)
+    months = next(code for code, matching in sorted(by_country.items())
+                  if 62 < _span_days(matching) <= 365 * 2)
+    assert date_counts(country=months) == periods(by_country[months], 7)
+    days = next(code for code, matching in sorted(by_country.items())
+                if len(matching) > 1 and _span_days(matching) <= 62)
+    assert date_counts(country=days) == periods(by_country[days], 10)
+
+
 def test_source_filter_and_facet(client):
     top = search(client)["facets"]["source"][0]
     assert search(client, source=top["value"])["total"] == top["count"]

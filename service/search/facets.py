@@ -140,36 +140,48 @@ class DateFacet:
     """A calendar histogram whose interval fits the span of the matching events: days up
     to two months, months up to three years, years beyond.
 
-    One pass counts months; years are sums of months. Only matches within three calendar
-    months ask for a second, day-level pass (over few events, as the span is short).
+    A request whose date range covers three years or less asks for months at once. Any
+    other counts years (a histogram of YYYYMM by hundreds) with the first and last day of
+    the matches; only matches that turn out to lie within three years ask for a second,
+    finer pass. Counting every month of a 25-year archive and summing them into years
+    cost a typical page 0.15 ms (a few hundred buckets made and read).
     """
 
     name = "date"
     _DAY_SPAN = 62  # days
     _MONTH_SPAN = 36  # months apart
-    _MONTHS = 12 * 400  # every month of four centuries: all of them, for the year sums
+    _SPAN = {"date_span": {"stats": {"field": "day"}}}
 
     def aggregations(self, request: SearchRequest) -> dict:
-        return {"date_month": {"terms": {"field": "month", "size": self._MONTHS}}}
+        if self._within_months(request.date_from, request.date_to):
+            return {**self._SPAN, **self._months()}
+        return {**self._SPAN,
+                "date_year": {"histogram": {"field": "month", "interval": 100,
+                                            "min_doc_count": 1}}}
 
     def values(self, result: dict, request: SearchRequest,
                aggregate: Callable[[dict], dict]) -> list[FacetValue]:
-        """`aggregate` runs more aggregations over the same query (for day buckets)."""
-        months = _counts(result["date_month"])
-        if not months:
+        """`aggregate` runs more aggregations over the same query (for finer buckets)."""
+        span = result["date_span"]
+        if not span["count"]:
             return []
-        months_apart = _month_index(max(months)) - _month_index(min(months))
-        if months_apart <= 2:
-            by_day = aggregate({"date_day": {"terms": {"field": "day", "size": 31 * 3}}})
-            days = _counts(by_day["date_day"])
-            if (_day(max(days)) - _day(min(days))).days <= self._DAY_SPAN:
-                return self._buckets("day", days)
-        if months_apart <= self._MONTH_SPAN:
-            return self._buckets("month", months)
-        years: dict[int, int] = {}
-        for month, count in months.items():
-            years[month // 100] = years.get(month // 100, 0) + count
+        first, last = _day(span["min"]), _day(span["max"])
+        if (last - first).days <= self._DAY_SPAN:
+            by_day = aggregate({"date_day": {"terms": {"field": "day",
+                                                       "size": self._DAY_SPAN + 1}}})
+            return self._buckets("day", _counts(by_day["date_day"]))
+        if self._within_months(first, last):
+            months = result if "date_month" in result else aggregate(self._months())
+            return self._buckets("month", _counts(months["date_month"]))
+        years = {int(b["key"]) // 100: b["doc_count"] for b in result["date_year"]["buckets"]}
         return self._buckets("year", years)
+
+    def _months(self) -> dict:
+        return {"date_month": {"terms": {"field": "month", "size": self._MONTH_SPAN + 1}}}
+
+    def _within_months(self, first: dt.date | None, last: dt.date | None) -> bool:
+        return bool(first and last) and (
+            (last.year - first.year) * 12 + last.month - first.month <= self._MONTH_SPAN)
 
     @staticmethod
     def _buckets(interval: str, counts: dict[int, int]) -> list[FacetValue]:
@@ -177,11 +189,6 @@ class DateFacet:
         return [FacetValue(value=labels[key], label=labels[key], count=count, selected=False,
                            toggle="", type=interval)
                 for key, count in sorted(counts.items())]
-
-
-def _month_index(month: int) -> int:
-    """YYYYMM -> months since year 0, so that two months subtract."""
-    return month // 100 * 12 + month % 100
 
 
 def _counts(terms: dict) -> dict[int, int]:
