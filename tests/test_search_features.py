@@ -11,14 +11,15 @@ from collections import Counter
 from urllib.parse import parse_qs
 
 import pytest
+import tantivy
 
 from indexer.index import storage
-from indexer.index.schema import entity_kind
+from indexer.index.schema import build_schema, entity_kind
 from indexer.index.writer import EventWriter
 from indexer.ingest import IngestOptions, ingest
 from indexer.record import Event
 from service.search.engine import EventIndex
-from service.search.query import search_request, words_match_at_most
+from service.search.query import parse_text, search_request, words_match_at_most
 from tests.conftest import SEED_ID, WIKITIMES
 
 
@@ -375,12 +376,25 @@ def test_a_selection_samples_only_the_facet_passes_that_match_many(client,
 def test_word_frequencies_bound_the_matches(client, sample_data_dir):
     index = EventIndex.open(sample_data_dir)
     searcher = index.index.searcher()
-    for words in (["Russia"], ["missile", "strike"], ["Putin", "Syria"], ["elections"]):
+    for words in (["Russia"], ["missile", "strike"], ["Putin", "Syria"], ["elections"],
+                  ["U.S."], ["United States", "sanctions"]):
         bound = words_match_at_most(searcher, words)
-        assert bound is not None and bound >= search(client, q=" ".join(words))["total"]
-        assert bound >= min(search(client, q=word)["total"] for word in words)
+        text = " ".join(f'"{w}"' if " " in w else w for w in words)
+        assert bound is not None and bound >= search(client, q=text)["total"]
+        assert bound >= min(search(client, q=f'"{word}"')["total"] for word in words)
     assert words_match_at_most(searcher, []) is None
-    assert words_match_at_most(searcher, ["U.S."]) is None  # two tokens: no bound
+    # A phrase is bounded by the rarest of its words.
+    phrase = words_match_at_most(searcher, ["United States"])
+    assert phrase == min(words_match_at_most(searcher, [w]) for w in ("United", "States"))
+
+
+def test_the_words_every_match_contains():
+    index = tantivy.Index(build_schema())
+    assert parse_text(index, 'missile "air defence" strike').required_words == [
+        "missile", "air defence", "strike"]
+    assert parse_text(index, 'missile "air defence"').plain_words == []  # not for spelling
+    for text in ("missile OR strike", "missile -strike", "country:RU missile", '"air def"*'):
+        assert parse_text(index, text).required_words == []
 
 
 def test_facet_counts_stay_exact_up_to_the_limit(client):

@@ -105,14 +105,14 @@ class EventIndex:
         generation, index = self._live
         searcher = index.searcher()
         parsed = parse_text(index, request.text, request.strict)
-        text, words, corrected = parsed.query, parsed.plain_words, None
+        text, words, corrected = parsed.query, parsed.required_words, None
         page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
         if page.total == 0 and parsed.plain_words:
             corrections = spelling_correction(searcher, parsed.plain_words)
             if corrections:
                 corrected = corrected_text(request.text, corrections)
                 reparsed = parse_text(index, corrected)
-                text, words = reparsed.query, reparsed.plain_words
+                text, words = reparsed.query, reparsed.required_words
                 page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
         hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
         state = self._state(generation)

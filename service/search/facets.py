@@ -273,7 +273,7 @@ def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
                  ) -> tuple[dict[str, list[FacetValue]], float]:
     """Every facet's values for a query matching `total` events with the request's filters,
     and the share of matching events counted (1.0: exact; module docstring). `words`: the
-    text's plain words, if it is nothing else (their frequencies bound its matches)."""
+    words and phrases, if it is nothing else (their frequencies bound its matches)."""
     counter = FacetCounter(searcher, schema, request.exact_facets)
     full = must_all([text, *filter_queries(schema, request)])
     shared = [f for f in FACETS if not request.selected(f.name)]

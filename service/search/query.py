@@ -108,6 +108,9 @@ class ParsedText:
     query: tantivy.Query
     warnings: list[str] = field(default_factory=list)
     plain_words: list[str] = field(default_factory=list)  # for the fuzzy fallback
+    # Words and phrases that every match contains, if the text is nothing else (their
+    # frequencies bound the matches).
+    required_words: list[str] = field(default_factory=list)
 
 
 def search_request(
@@ -181,7 +184,7 @@ def parse_text(index: tantivy.Index, text: str, strict: bool = False) -> ParsedT
     )
     if messages:  # the text was tidied: read its words anew
         ast = tantivy.parse_query_lenient(text)[0]
-    return ParsedText(query, warnings, _plain_words(ast))
+    return ParsedText(query, warnings, _plain_words(ast), _plain_words(ast, phrases=True))
 
 
 def spelling_correction(searcher: tantivy.Searcher, words: list[str]) -> dict[str, str]:
@@ -203,16 +206,14 @@ def spelling_correction(searcher: tantivy.Searcher, words: list[str]) -> dict[st
 
 
 def words_match_at_most(searcher: tantivy.Searcher, words: list[str]) -> int | None:
-    """At most how many events contain every one of `words` in some full-text field: the
-    fewest that any one of them occurs in (deleted events included). None without words, or
-    when a word is more than one token."""
+    """At most how many events contain every one of `words` (plain words or phrases) in
+    some full-text field: the fewest that any one of their stems occurs in (deleted events
+    included). None without words."""
     bound = None
     for word in words:
-        stems = _STEMMER.analyze(word)
-        if len(stems) != 1:
-            return None
-        occurs = _occurrences(searcher, stems[0])
-        bound = occurs if bound is None else min(bound, occurs)
+        for stem in _STEMMER.analyze(word):
+            occurs = _occurrences(searcher, stem)
+            bound = occurs if bound is None else min(bound, occurs)
     return bound
 
 
@@ -290,18 +291,22 @@ def _check_fields(ast: dict) -> None:
         _check_fields(clause)
 
 
-def _plain_words(ast: dict) -> list[str]:
-    """The query's words if it is nothing but plain words (no fields, phrases or operators)."""
+def _plain_words(ast: dict, phrases: bool = False) -> list[str]:
+    """The query's words (and `phrases`, if asked) if it is nothing else: no fields,
+    prefixes or operators."""
     if ast.get("type") == "literal":
-        simple = ast["field_name"] is None and ast["delimiter"] == "none" and not ast["prefix"]
+        delimiters = ("none", "double_quotes", "single_quotes") if phrases else ("none",)
+        simple = (ast["field_name"] is None and ast["delimiter"] in delimiters
+                  and not ast["prefix"])
         return [ast["phrase"]] if simple else []
     words = []
     for occur, clause in ast.get("clauses", ()):
         if occur is not None or clause.get("type") != "literal":
             return []
-        words += _plain_words(clause)
-        if not words:
+        clause_words = _plain_words(clause, phrases)
+        if not clause_words:
             return []
+        words += clause_words
     return words
 
 
