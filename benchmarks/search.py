@@ -382,10 +382,12 @@ def breakdown(ours: EventIndex, queries: list[Query], repeat: int = 3) -> dict:
             add("  of which searcher.doc x10", ms)
             ms, _ = timed(ours._snippet_generator, searcher, parsed.query)
             add("  of which SnippetGenerator.create", ms)
-            ms, _ = timed(facet_counts, searcher, schema, parsed.query, request, page.total)
+            ms, _ = timed(facet_counts, searcher, schema, parsed.query, request, page.total,
+                          parsed.required_words)
             add("facet_counts (all facets)", ms)
             exact = ours_request(query, exact_facets=True)
-            ms, _ = timed(facet_counts, searcher, schema, parsed.query, exact, page.total)
+            ms, _ = timed(facet_counts, searcher, schema, parsed.query, exact, page.total,
+                          parsed.required_words)
             add("facet_counts, exact", ms)
             for facet in FACETS:
                 aggs = facet.aggregations(request)
