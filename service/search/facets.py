@@ -334,24 +334,33 @@ def search_facet(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
 
 
 class Toggles:
-    """The query strings that tick or untick values of one facet in `request`: the other
-    parameters are URL-encoded once, so each of a page's dozens of values costs one join."""
+    """The query strings that tick or untick values of one facet in `request`. The other
+    parameters are URL-encoded once per request, and ticking a value (what most of a
+    page's dozens of values offer) costs one concatenation."""
 
     def __init__(self, request: SearchRequest, facet: str):
-        params = [(key, [_pair(key, v) for v in values])
-                  for key, values in request_params(request).items()]
+        params = _encoded_params(request)
         at = [key for key, _ in params].index(facet)
         self._before = [pair for _, pairs in params[:at] for pair in pairs]
         self._after = [pair for _, pairs in params[at + 1:] for pair in pairs]
         self._key = _quoted(facet)
         self.selected = request.selected(facet)
+        ticked = [*self._before, *(f"{self._key}={_quoted(v)}" for v in self.selected)]
+        self._head = "&".join(ticked) + "&" if ticked else ""
+        self._tail = "&" + "&".join(self._after) if self._after else ""
 
     def __call__(self, value: str) -> str:
+        if value not in self.selected:  # ticked after the values already chosen
+            return f"{self._head}{self._key}={_quoted(value)}{self._tail}"
         chosen = [v for v in self.selected if v != value]
-        if len(chosen) == len(self.selected):
-            chosen.append(value)
         return "&".join([*self._before, *(f"{self._key}={_quoted(v)}" for v in chosen),
                          *self._after])
+
+
+@functools.lru_cache(maxsize=256)  # one request's facets ask in turn
+def _encoded_params(request: SearchRequest) -> list[tuple[str, list[str]]]:
+    return [(key, [_pair(key, v) for v in values])
+            for key, values in request_params(request).items()]
 
 
 # Facet values recur from page to page (countries, topics, the common entities).

@@ -42,6 +42,11 @@ class BadQuery(ValueError):
     """The request cannot be searched; the message is shown to the client as is."""
 
 
+_SELECTIONS = {"country": "countries", "topic": "topics", "entity": "entities",
+               "story": "stories", "source": "sources"}
+"""The SearchRequest attribute holding each facet's selected values."""
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     text: str = ""
@@ -62,13 +67,8 @@ class SearchRequest:
     exact_facets: bool = False
 
     def selected(self, facet: str) -> tuple[str, ...]:
-        return {
-            "country": self.countries,
-            "topic": self.topics,
-            "entity": self.entities,
-            "story": self.stories,
-            "source": self.sources,
-        }.get(facet, ())
+        selection = _SELECTIONS.get(facet)
+        return getattr(self, selection) if selection else ()
 
     def facet_size(self, facet: str, default: int = 10) -> int:
         return dict(self.facet_sizes).get(facet, dict(self.facet_sizes).get("*", default))
