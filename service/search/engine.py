@@ -8,6 +8,7 @@ with (its files stay readable even once pruned), the next call uses the new one.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import replace
@@ -58,6 +59,11 @@ _SNIPPET_MAX_CHARS = 400  # headlines run to three sentences: show them whole
 
 class EventNotFound(LookupError):
     pass
+
+
+@functools.lru_cache(maxsize=64)  # asked on every search: Path building is not free
+def _generation_dir(data_dir: Path, generation: str) -> Path:
+    return generations_dir(data_dir) / generation
 
 
 class EventIndex:
@@ -224,7 +230,7 @@ class EventIndex:
                                                        facet, prefix, size))
 
     def _state(self, generation: str | None) -> tuple | None:
-        return index_state(generations_dir(self.data_dir) / generation) if generation else None
+        return index_state(_generation_dir(self.data_dir, generation)) if generation else None
 
     def _labels(self, index: tantivy.Index, searcher: tantivy.Searcher) -> LabelDictionary:
         """The label dictionary of `index`'s generation (one generation at a time)."""
