@@ -96,14 +96,16 @@ class IngestOptions:
     progress: bool | None = None  # None: show a progress bar when stderr is a terminal
     status_path: Path | None = None  # JSON progress for a supervisor (the admin jobs API)
     rejects_file: bool = True  # False: keep every rejected record in the summary instead
-    # A heap large enough that no indexing thread flushes a segment before the commit: a
-    # generation of up to about 1.8 million events (550 bytes of heap each) is then one
-    # segment per thread. Every search and facet aggregation pays a fixed cost per segment
-    # (at a million events, one segment instead of four took a small page's facet counts
-    # from 0.76 to 0.48 ms); one thread alone could not keep a warm reindex at 20,000
-    # events/s. The heap is a budget used as documents arrive: peak RSS did not grow.
+    # One indexing thread with a heap large enough that it flushes no segment before the
+    # commit: a generation of up to about 1.8 million events (550 bytes of heap each) is
+    # then one segment. Every search and facet aggregation pays a fixed cost per segment:
+    # at a million events, one segment instead of two took the search benchmark's median
+    # page from 1.36 to 1.18 ms. A second thread does not make a warm reindex faster
+    # (24,053 against 23,746 events/s): the bottleneck is this process turning events into
+    # Tantivy documents. The heap is a budget used as documents arrive: peak RSS did not
+    # grow.
     writer_heap: int = 1_000_000_000
-    writer_threads: int = 0  # Tantivy's choice: one per core, up to 8
+    writer_threads: int = 1
 
 
 def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
