@@ -101,8 +101,8 @@ class IngestOptions:
     # then one segment. Every search and facet aggregation pays a fixed cost per segment:
     # at a million events, one segment instead of two took the search benchmark's median
     # page from 1.36 to 1.18 ms. A second thread does not make a warm reindex faster
-    # (24,053 against 23,746 events/s): the bottleneck is this process turning events into
-    # Tantivy documents. The heap is a budget used as documents arrive: peak RSS did not
+    # (24,053 events/s with two, 23,746 with one): the bottleneck is this process turning
+    # events into Tantivy documents. The heap is a budget used as documents arrive: peak RSS did not
     # grow.
     writer_heap: int = 1_000_000_000
     writer_threads: int = 1

@@ -68,9 +68,10 @@ def label_key(label: str) -> int:
     Tantivy counts a text fast field by term ordinals and then looks each value it keeps
     up by name in the segment's term dictionary: for a dictionary of thousands of
     entities that lookup was most of the entity facet's cost (2.5 ms for a word in 8,000
-    events), and about 9 microseconds a story name. Numbers are counted and returned as
-    they are; the service maps them back to names. 53 bits, exact through any JSON or float on the way; two of a million labels
-    share a key with odds of about 1 in 18,000.
+    events), and it takes about 9 microseconds a story name. Numbers are counted and
+    returned as they are; the service maps them back to names. 53 bits, exact through
+    any JSON or float on the way; two of a million labels share a key with odds of about
+    1 in 18,000.
     """
     return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "big") >> 11
 

@@ -273,7 +273,7 @@ def facet_counts(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
                  ) -> tuple[dict[str, list[FacetValue]], float]:
     """Every facet's values for a query matching `total` events with the request's filters,
     and the share of matching events counted (1.0: exact; module docstring). `words`: the
-    words and phrases, if it is nothing else (their frequencies bound its matches)."""
+    text's words and phrases, if it is nothing else (their frequencies bound its matches)."""
     counter = FacetCounter(searcher, schema, request.exact_facets)
     full = must_all([text, *filter_queries(schema, request)])
     shared = [f for f in FACETS if not request.selected(f.name)]
@@ -358,9 +358,9 @@ class Toggles:
 
 
 @functools.lru_cache(maxsize=256)  # one request's facets ask in turn
-def _encoded_params(request: SearchRequest) -> list[tuple[str, list[str]]]:
-    return [(key, [_pair(key, v) for v in values])
-            for key, values in request_params(request).items()]
+def _encoded_params(request: SearchRequest) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((key, tuple(_pair(key, v) for v in values))
+                 for key, values in request_params(request).items())
 
 
 # Facet values recur from page to page (countries, topics, the common entities).
