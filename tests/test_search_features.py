@@ -300,6 +300,9 @@ def test_openapi_documents_the_new_parameters(client):
     assert {"source", "cursor", "strict", "facet_size", "recency"} <= search_params
     assert {"/api/suggest", "/api/facets/{facet}", "/api/related"} <= set(paths)
     assert json.dumps(paths["/api/search"]["get"]["parameters"]).count("description") >= 15
+    facet = next(p for p in paths["/api/facets/{facet}"]["get"]["parameters"]
+                 if p["name"] == "facet")
+    assert facet["schema"]["enum"] == ["country", "topic", "entity", "story", "source"]
 
 
 def test_cached_facet_counts_follow_a_commit(tmp_path, nlp):

@@ -8,11 +8,12 @@ from typing import Annotated
 import anyio
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from indexer.record import Event
 from service.models import DraftEvent, FacetSearchResponse, RelatedResponse, SuggestResponse
 from service.search.engine import EventIndex
+from service.search.facets import SEARCHABLE_FACETS
 from service.search.query import search_request
 from service.writes import EventWrites
 
@@ -40,7 +41,8 @@ class DiscoverController(Controller):
     def facet_values(
         self,
         events: NamedDependency[EventIndex],
-        facet: FromPath[str],
+        facet: Annotated[str, PathParameter(
+            description="The facet to search", schema_extra={"enum": list(SEARCHABLE_FACETS)})],
         prefix: Annotated[str, QueryParameter(description="Start of a word", max_length=100)] = "",
         q: Annotated[str, QueryParameter(description="Search-box text")] = "",
         country: Annotated[list[str] | None, QueryParameter(description="Filter")] = None,

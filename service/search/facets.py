@@ -205,6 +205,8 @@ FACETS = (
     _DATE,
 )
 _KEYED = [facet for facet in FACETS if isinstance(facet, KeyedFacet)]
+SEARCHABLE_FACETS = tuple(facet.name for facet in FACETS if isinstance(facet, TermsFacet))
+"""The facets whose values can be searched by prefix (GET /api/facets/{facet})."""
 
 
 EXACT_UP_TO = 50_000
@@ -324,8 +326,7 @@ def search_facet(searcher: tantivy.Searcher, schema: tantivy.Schema, text: tanti
     """Values of facet `name` with a word starting with `prefix` (any case), most events first."""
     facet = next((f for f in FACETS if f.name == name and isinstance(f, TermsFacet)), None)
     if facet is None:
-        raise BadQuery(f"no facet {name!r} to search: use one of "
-                       + ", ".join(f.name for f in FACETS if isinstance(f, TermsFacet)))
+        raise BadQuery(f"no facet {name!r} to search: use one of " + ", ".join(SEARCHABLE_FACETS))
     kind = "[a-z]+:" if isinstance(facet, EntityFacet) else ""
     include = f"(?i){kind}(.*[\\s(-])?{_regex_literal(prefix)}.*" if prefix else ".*"
     query = must_all([text, *filter_queries(schema, request, except_facet=name)])
