@@ -66,13 +66,9 @@ class TermsFacet:
 
 
 class KeyedFacet(TermsFacet):
-    """A label facet counted by a number per label (schema.label_key, in `key_field`).
-
-    Tantivy counts a text fast field by term ordinals, then looks every value it keeps up
-    by name in each segment's term dictionary, at several microseconds a story name: most
-    of what a page's story facet cost. Numbers are counted and returned as they are, and
-    `FacetCounter` names them (`KeyNames`). The facet value search matches the names, in
-    the label field."""
+    """A label facet counted by a number per label (schema.label_key says why), in
+    `key_field`; `FacetCounter` names the numbers Tantivy returns (`KeyNames`). The facet
+    value search matches the names, in the label field."""
 
     def __init__(self, name: str, key_field: str, labels: Callable[[Event], list[str]]):
         super().__init__(name)
