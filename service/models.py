@@ -65,7 +65,8 @@ class Facets:
 
 @dataclass(slots=True)
 class SearchResponse:
-    """`next_cursor` continues after the last hit (stable while the index changes);
+    """`next_cursor` continues after the last hit (stable while the index changes),
+    `prev_cursor` (on every page but the first) goes back to the page before;
     `corrected_query` is set when words matching nothing were matched fuzzily;
     `warnings` lists what a lenient parse ignored; `facet_sample` is the share of the
     matching events the facet counts were taken from: 1.0 means exact counts, less means
@@ -79,6 +80,7 @@ class SearchResponse:
     facets: Facets
     facet_sample: float = 1.0
     next_cursor: str | None = None
+    prev_cursor: str | None = None
     corrected_query: str | None = None
     warnings: list[str] = field(default_factory=list)
 

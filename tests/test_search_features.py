@@ -169,6 +169,33 @@ def test_relevance_cursor_continues_where_the_page_ended(client):
     assert [h["id"] for h in first["hits"] + second["hits"]] == [h["id"] for h in by_pages]
 
 
+@pytest.mark.parametrize("params", [
+    {"sort": "-date"}, {"sort": "date"}, {"q": "president"}, {"q": "Russia", "sort": "-date"},
+])
+def test_prev_cursor_walks_back_through_the_pages_next_cursor_visited(client, params):
+    forward, cursor = [], None
+    while True:
+        page = search(client, size=7, **params, **({"cursor": cursor} if cursor else {}))
+        forward.append([h["id"] for h in page["hits"]])
+        if not page["next_cursor"] or len(forward) == 6:
+            break
+        cursor = page["next_cursor"]
+    assert len(forward) >= 3
+    assert page["prev_cursor"]
+    backward = [[h["id"] for h in page["hits"]]]
+    while page["prev_cursor"]:
+        page = search(client, size=7, **params, cursor=page["prev_cursor"])
+        backward.append([h["id"] for h in page["hits"]])
+    assert backward[::-1] == forward[:len(backward)] and len(backward) == len(forward)
+    assert search(client, size=7, **params)["prev_cursor"] is None  # the first page
+
+
+def test_a_page_by_number_offers_a_cursor_back(client):
+    third = search(client, sort="-date", size=5, page=3)
+    second = search(client, sort="-date", size=5, cursor=third["prev_cursor"])
+    assert second["hits"] == search(client, sort="-date", size=5, page=2)["hits"]
+
+
 def test_cursor_stays_right_while_the_index_changes(tmp_path, nlp):
     data = tmp_path / "data"
     ingest([WIKITIMES], data, IngestOptions(nlp=nlp))
@@ -230,6 +257,8 @@ def test_word_matching_nothing_is_corrected(client):
     assert body["corrected_query"] == "kaliningrad missile"
     assert SEED_ID in [h["id"] for h in body["hits"]]
     assert search(client, q="missile")["corrected_query"] is None
+    as_typed = search(client, q="kaliningard missle", correct="false")
+    assert as_typed["total"] == 0 and as_typed["corrected_query"] is None
 
 
 def test_recency_blend_favours_newer_events(client):

@@ -13,7 +13,7 @@ from indexer.record import TOPICS
 from service.config import Settings
 from service.models import SearchResponse
 from service.search.engine import EventIndex
-from service.search.query import search_request
+from service.search.query import MAX_PAGE_SIZE, MAX_QUERY_LENGTH, search_request
 
 
 class SearchController(Controller):
@@ -24,7 +24,7 @@ class SearchController(Controller):
         "Search-box syntax: all words are required; \"phrases\"; AND, OR, NOT and -word; "
         "field:value on country, topic, entity, story, source. An empty `q` browses by the "
         "filters alone. Lenient unless `strict`; a word that matches nothing is matched "
-        "fuzzily (`corrected_query`). Facets are multi-select: each facet is counted with "
+        "fuzzily (`corrected_query`) unless `correct=false`. Facets are multi-select: each facet is counted with "
         "every filter but its own; each value carries `selected` and its `toggle` query. Above "
         "50,000 matches facet counts are estimated from a sample (`facet_sample` < 1) "
         "unless `exact_facets`."))
@@ -32,7 +32,8 @@ class SearchController(Controller):
         self,
         events: NamedDependency[EventIndex],
         settings: NamedDependency[Settings],
-        q: Annotated[str, QueryParameter(description="Search-box text", max_length=1000)] = "",
+        q: Annotated[str, QueryParameter(description="Search-box text",
+                                         max_length=MAX_QUERY_LENGTH)] = "",
         country: Annotated[list[str] | None, QueryParameter(
             description="ISO 3166-1 alpha-2 code or country name; repeat to match any")] = None,
         topic: Annotated[list[str] | None, QueryParameter(
@@ -47,11 +48,13 @@ class SearchController(Controller):
             name="from", description="First day, YYYY-MM-DD (inclusive)")] = None,
         date_to: Annotated[dt.date | None, QueryParameter(
             name="to", description="Last day, YYYY-MM-DD (inclusive)")] = None,
-        sort: Annotated[str, QueryParameter(
+        sort: Annotated[str | None, QueryParameter(
             description="relevance; -date (alias date:desc) newest first; date (alias "
-                        "date:asc) oldest first")] = "relevance",
+                        "date:asc) oldest first. Default: relevance when `q` has words, "
+                        "else -date")] = None,
         page: Annotated[int, QueryParameter(ge=1, description="1-based page number")] = 1,
-        size: Annotated[int, QueryParameter(ge=1, le=100, description="Hits per page")] = 10,
+        size: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE,
+                                            description="Hits per page")] = 10,
         cursor: Annotated[str | None, QueryParameter(
             description="`next_cursor` of the previous page, for deep paging (then `page` "
                         "is ignored); stays correct while the index changes")] = None,
@@ -64,6 +67,10 @@ class SearchController(Controller):
         recency: Annotated[float, QueryParameter(
             ge=0, le=1, description="Blend recency into relevance: 0 none, 1 strongest "
                                     "(score halves per year of age)")] = 0.0,
+        correct: Annotated[bool, QueryParameter(
+            description="When no event matches, search again with each word that matches "
+                        "nothing replaced by the closest indexed word (`corrected_query`); "
+                        "false searches the words as typed")] = True,
         exact_facets: Annotated[bool, QueryParameter(
             description="Count facets over every match. By default, above 50,000 matches "
                         "the counts are estimated from a sample of about 10,000 events "
@@ -74,6 +81,7 @@ class SearchController(Controller):
             date_from=date_from, date_to=date_to, sort=sort, page=page, size=size,
             cursor=cursor, strict=strict, facet_size=facet_size, recency=recency,
             exact_facets=exact_facets, max_result_window=settings.max_result_window,
+            correct=correct,
         )
         return events.search(request)
 

@@ -8,9 +8,11 @@ with (its files stay readable even once pruned), the next call uses the new one.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,8 +33,9 @@ from service.models import (
     VersionOut,
 )
 from service.search.facets import facet_counts, search_facet
-from service.search.paging import Page, fetch_page
+from service.search.paging import Page, fetch_page, in_date_order
 from service.search.query import (
+    ParsedText,
     SearchRequest,
     corrected_text,
     filter_queries,
@@ -113,13 +116,10 @@ class EventIndex:
         parsed = parse_text(index, request.text, request.strict)
         text, words, corrected = parsed.query, parsed.required_words, None
         page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
-        if page.total == 0 and parsed.plain_words:
-            corrections = spelling_correction(searcher, parsed.plain_words)
-            if corrections:
-                corrected = corrected_text(request.text, corrections)
-                reparsed = parse_text(index, corrected)
-                text, words = reparsed.query, reparsed.required_words
-                page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
+        if page.total == 0 and (fallback := self._corrected(index, searcher, parsed, request)):
+            reparsed, corrected = fallback
+            text, words = reparsed.query, reparsed.required_words
+            page = fetch_page(searcher, self.schema, self._filtered(text, request), request)
         hits = self._hits(searcher, text, page, snippets=bool(request.text.strip()))
         state = self._state(generation)
         key = state and (state, repr(text), replace(request, page=1, cursor=None, recency=0.0))
@@ -134,9 +134,51 @@ class EventIndex:
             facets=Facets(**facets),
             facet_sample=facet_sample,
             next_cursor=page.next_cursor,
+            prev_cursor=page.prev_cursor,
             corrected_query=corrected,
             warnings=parsed.warnings,
         )
+
+    def matching_events(self, request: SearchRequest) -> Iterator[Event]:
+        """Every event matching `request` (its text and filters; spelling corrected as a
+        search would be), newest first unless it sorts by `date`, read in batches from
+        one searcher: a consistent snapshot in constant memory, however many match."""
+        index = self.index
+        searcher = index.searcher()
+        parsed = parse_text(index, request.text, request.strict)
+        query = self._filtered(parsed.query, request)
+        if searcher.search(query, limit=1).count == 0 and (
+                fallback := self._corrected(index, searcher, parsed, request)):
+            query = self._filtered(fallback[0].query, request)
+        newest_first = request.sort not in ("date", "date:asc")  # relevance: newest first
+        for address in in_date_order(searcher, self.schema, query, newest_first):
+            yield stored_event(searcher.doc(address))
+
+    def nearest_days(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+        """The closest day before `day` and the closest after it that have events."""
+        searcher = self.index.searcher()
+        before = filter_queries(self.schema, SearchRequest(date_to=day - dt.timedelta(days=1)))
+        after = filter_queries(self.schema, SearchRequest(date_from=day + dt.timedelta(days=1)))
+        return (self._first_day(searcher, before[0], newest_first=True),
+                self._first_day(searcher, after[0], newest_first=False))
+
+    def _first_day(self, searcher: tantivy.Searcher, query: tantivy.Query,
+                   newest_first: bool) -> dt.date | None:
+        for address in in_date_order(searcher, self.schema, query, newest_first, batch=1):
+            return stored_event(searcher.doc(address)).date
+        return None
+
+    def _corrected(self, index: tantivy.Index, searcher: tantivy.Searcher, parsed: ParsedText,
+                   request: SearchRequest) -> tuple[ParsedText, str] | None:
+        """The text with each word that matches nothing replaced by the closest indexed
+        word, parsed, and as text; None if the request or the words allow no correction."""
+        if not (request.correct and parsed.plain_words):
+            return None
+        corrections = spelling_correction(searcher, parsed.plain_words)
+        if not corrections:
+            return None
+        corrected = corrected_text(request.text, corrections)
+        return parse_text(index, corrected), corrected
 
     def _filtered(self, text: tantivy.Query, request: SearchRequest) -> tantivy.Query:
         return must_all([text, *filter_queries(self.schema, request)])
@@ -155,6 +197,11 @@ class EventIndex:
         generator = tantivy.SnippetGenerator.create(searcher, text, self.schema, "headline")
         generator.set_max_num_chars(_SNIPPET_MAX_CHARS)
         return generator
+
+    def record(self, event_id: str) -> Event:
+        """The stored event under `event_id` or an earlier version's slug of it."""
+        searcher = self.index.searcher()
+        return stored_event(searcher.doc(self._address(searcher, event_id)))
 
     def event(self, event_id: str) -> EventDetail:
         searcher = self.index.searcher()

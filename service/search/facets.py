@@ -33,6 +33,7 @@ from service.models import FacetValue
 from service.search.query import (
     BadQuery,
     SearchRequest,
+    default_sort,
     filter_queries,
     must_all,
     words_match_at_most,
@@ -375,8 +376,9 @@ def request_params(request: SearchRequest) -> dict[str, list[str]]:
         params[facet] = list(request.selected(facet))
     params["from"] = [request.date_from.isoformat()] if request.date_from else []
     params["to"] = [request.date_to.isoformat()] if request.date_to else []
-    params["sort"] = [request.sort] if request.sort != "relevance" else []
-    params["size"] = [str(request.size)] if request.size != 10 else []
+    params["sort"] = [request.sort] if request.sort != default_sort(request.text) else []
+    params["size"] = [str(request.size)] if request.size != request.default_size else []
+    params["correct"] = [] if request.correct else ["false"]
     return params
 
 

@@ -5,13 +5,15 @@ Date order uses the `rank` field (day, then a hash of the id): unique, so a curs
 exact search_after that stays right while events are added or removed. Relevance cursors
 remember the last (score, rank) and the position, and look for the continuation in a
 window around that position: exact while the index does not change, and without repeats
-when it does.
+when it does. Every page after the first also gets a `prev_cursor`, a cursor that looks
+back from its first hit: "Newer" and "Older" links both stay cursors, however deep.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import tantivy
@@ -28,6 +30,7 @@ class Page:
     total: int
     hits: list[tuple[float, tantivy.DocAddress]]
     next_cursor: str | None
+    prev_cursor: str | None = None
 
 
 def fetch_page(searcher: tantivy.Searcher, schema: tantivy.Schema, query: tantivy.Query,
@@ -40,35 +43,101 @@ def fetch_page(searcher: tantivy.Searcher, schema: tantivy.Schema, query: tantiv
 
 
 def _by_date(searcher, schema, query, request: SearchRequest) -> Page:
-    order = tantivy.Order.Desc if request.newest_first else tantivy.Order.Asc
     total = searcher.search(query, limit=1).count
-    offset = (request.page - 1) * request.size
-    if request.cursor:
-        query, offset = must_all([query, rank_after(schema, request.cursor, request.newest_first)]), 0
-    result = searcher.search(query, limit=request.size, offset=offset, order_by_field="rank",
+    cursor, size = request.cursor, request.size
+    if cursor is None:
+        offset = (request.page - 1) * size
+        hits = _in_rank_order(searcher, query, request.newest_first, size, offset)
+        earlier = offset > 0
+    elif not cursor.before:
+        hits = _in_rank_order(searcher, must_all(
+            [query, rank_after(schema, cursor, request.newest_first)]), request.newest_first, size)
+        earlier = True  # the cursor's own event, at least
+    else:
+        # The page before the cursor: walk back from it and turn the hits round.
+        hits = _in_rank_order(searcher, must_all(
+            [query, rank_after(schema, cursor, request.newest_first)]),
+            not request.newest_first, size + 1)
+        earlier = len(hits) > size
+        hits = hits[:size][::-1]
+        if not hits:  # nothing before any more: continue from the cursor's event itself
+            return Page(total, [], Cursor(request.sort, _next_to(cursor.rank, request)).encode())
+    follows = len(hits) == size or bool(cursor and cursor.before)
+    return Page(
+        total, hits,
+        next_cursor=Cursor(request.sort, int(hits[-1][0])).encode() if hits and follows else None,
+        prev_cursor=Cursor(request.sort, int(hits[0][0]), before=True).encode()
+        if hits and earlier else None,
+    )
+
+
+def in_date_order(searcher: tantivy.Searcher, schema: tantivy.Schema, query: tantivy.Query,
+                  newest_first: bool, batch: int = 500) -> Iterator[tantivy.DocAddress]:
+    """Every hit of `query` in date order, `batch` at a time (search_after on `rank`)."""
+    sort = "-date" if newest_first else "date"
+    remaining = query
+    while True:
+        hits = _in_rank_order(searcher, remaining, newest_first, batch)
+        yield from (address for _, address in hits)
+        if len(hits) < batch:
+            return
+        after = Cursor(sort, int(hits[-1][0]))
+        remaining = must_all([query, rank_after(schema, after, newest_first)])
+
+
+def _in_rank_order(searcher, query, newest_first: bool, limit: int, offset: int = 0):
+    order = tantivy.Order.Desc if newest_first else tantivy.Order.Asc
+    result = searcher.search(query, limit=limit, offset=offset, order_by_field="rank",
                              order=order, count=False)
-    hits = [(float(rank), address) for rank, address in result.hits]
-    cursor = None
-    if len(hits) == request.size:
-        cursor = Cursor(request.sort, int(hits[-1][0])).encode()
-    return Page(total, hits, cursor)
+    return [(float(rank), address) for rank, address in result.hits]
+
+
+def _next_to(rank: int, request: SearchRequest) -> int:
+    """A rank just before `rank` in the request's order: an after-cursor that keeps it."""
+    return rank + 1 if request.newest_first else rank - 1
 
 
 def _by_relevance(searcher, query, request: SearchRequest) -> Page:
-    if request.cursor is None:
-        offset = (request.page - 1) * request.size
-        result = searcher.search(query, limit=request.size, offset=offset)
-        return Page(result.count, result.hits,
-                    _relevance_cursor(searcher, request, result.hits, offset))
+    cursor, size = request.cursor, request.size
+    if cursor is None:
+        offset = (request.page - 1) * size
+        result = searcher.search(query, limit=size, offset=offset)
+        return _relevance_page(searcher, request, result.count, result.hits, offset)
+    position = cursor.position
+    if cursor.before:
+        # Look back from the remembered position for the hits ranked before (score, rank).
+        start = max(0, position - 2 * size)
+        result = searcher.search(query, limit=(position - start) + 2 * size, offset=start)
+        earlier = [hit for hit, key in zip(result.hits, _keys(searcher, result.hits))
+                   if key > (cursor.score, -cursor.rank)]
+        hits = earlier[-size:]
+        first = max(0, position - len(hits))
+        more = len(earlier) > len(hits) or start > 0
+        return _relevance_page(searcher, request, result.count, hits, first, more)
     # Look around the remembered position for the hits that come after (score, rank).
-    position = request.cursor.position
-    start = max(0, position - request.size)
-    result = searcher.search(query, limit=3 * request.size + (position - start), offset=start)
-    ranks = _ranks(searcher, result.hits)
-    after = [(score, address) for (score, address), rank in zip(result.hits, ranks)
-             if (score, -rank) < (request.cursor.score, -request.cursor.rank)]
-    hits = after[:request.size]
-    return Page(result.count, hits, _relevance_cursor(searcher, request, hits, position))
+    start = max(0, position - size)
+    result = searcher.search(query, limit=3 * size + (position - start), offset=start)
+    after = [hit for hit, key in zip(result.hits, _keys(searcher, result.hits))
+             if key < (cursor.score, -cursor.rank)]
+    return _relevance_page(searcher, request, result.count, after[:size], position, True)
+
+
+def _relevance_page(searcher, request: SearchRequest, total: int, hits, first: int,
+                    earlier: bool | None = None) -> Page:
+    """A page of relevance hits whose first is hit number `first` (0-based) of all."""
+    next_cursor = prev_cursor = None
+    if hits and len(hits) == request.size:
+        (rank,) = _ranks(searcher, hits[-1:])
+        next_cursor = Cursor("relevance", rank, hits[-1][0], first + len(hits)).encode()
+    if hits and (first > 0 if earlier is None else earlier):
+        (rank,) = _ranks(searcher, hits[:1])
+        prev_cursor = Cursor("relevance", rank, hits[0][0], first, before=True).encode()
+    return Page(total, hits, next_cursor, prev_cursor)
+
+
+def _keys(searcher, hits) -> list[tuple[float, int]]:
+    """(score, -rank) of each hit: the larger key is ranked first."""
+    return [(score, -rank) for (score, _), rank in zip(hits, _ranks(searcher, hits))]
 
 
 def _by_blend(searcher, query, request: SearchRequest) -> Page:
@@ -84,14 +153,6 @@ def _by_blend(searcher, query, request: SearchRequest) -> Page:
         key=lambda pair: -pair[0],
     )
     return Page(result.count, blended[offset:offset + request.size], None)
-
-
-def _relevance_cursor(searcher, request, hits, position: int) -> str | None:
-    if len(hits) < request.size:
-        return None
-    last_score, last_address = hits[-1]
-    (rank,) = _ranks(searcher, [hits[-1]])
-    return Cursor("relevance", rank, last_score, position + len(hits)).encode()
 
 
 def _ranks(searcher, hits) -> list[int]:

@@ -26,6 +26,8 @@ from indexer.record import TOPICS
 
 SORTS = ("relevance", "-date", "date", "date:desc", "date:asc")
 """`-date` (alias `date:desc`) lists the newest events first, `date` (`date:asc`) the oldest."""
+MAX_QUERY_LENGTH = 1000
+MAX_PAGE_SIZE = 100
 FACET_NAMES = ("country", "topic", "entity", "story", "source", "date")
 SEARCHABLE_FIELDS = frozenset(FULL_TEXT_FIELDS) | frozenset(LABEL_FIELDS)
 _OPERATORS = {"AND", "OR", "NOT"}
@@ -65,6 +67,8 @@ class SearchRequest:
     facet_sizes: tuple[tuple[str, int], ...] = ()
     recency: float = 0.0
     exact_facets: bool = False
+    correct: bool = True  # False: no spelling fallback (the page's "search instead for")
+    default_size: int = 10  # the page size that links leave out (the API's 10, the page's 20)
 
     def selected(self, facet: str) -> tuple[str, ...]:
         selection = _SELECTIONS.get(facet)
@@ -86,7 +90,8 @@ class Cursor(msgspec.Struct, array_like=True, frozen=True):
     sort: str
     rank: int
     score: float = 0.0
-    position: int = 0  # hits before the cursor (relevance order only)
+    position: int = 0  # hits ranked before the page the cursor leads to (relevance only)
+    before: bool = False  # the page before the cursor's event (`prev_cursor`), not after it
 
     def encode(self) -> str:
         return base64.urlsafe_b64encode(msgspec.msgpack.encode(self)).decode().rstrip("=")
@@ -122,7 +127,7 @@ def search_request(
     source: list[str] | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-    sort: str = "relevance",
+    sort: str | None = None,
     page: int = 1,
     size: int = 10,
     cursor: str | None = None,
@@ -131,10 +136,21 @@ def search_request(
     recency: float = 0.0,
     exact_facets: bool = False,
     max_result_window: int = 10_000,
+    correct: bool = True,
+    default_size: int = 10,
 ) -> SearchRequest:
-    """Validate raw parameters (as the API and the CLI get them) into a SearchRequest."""
+    """Validate raw parameters (as the API, the pages and the CLI get them) into a
+    SearchRequest."""
+    if len(q) > MAX_QUERY_LENGTH:
+        raise BadQuery(f"the search text is {len(q)} characters long: at most "
+                       f"{MAX_QUERY_LENGTH} are allowed")
     if date_from and date_to and date_from > date_to:
         raise BadQuery("`from` is after `to`")
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise BadQuery(f"size must be from 1 to {MAX_PAGE_SIZE}")
+    if page < 1:
+        raise BadQuery("page must be 1 or more")
+    sort = sort or default_sort(q)
     if sort not in SORTS:
         raise BadQuery(f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}")
     if page * size > max_result_window:
@@ -159,7 +175,14 @@ def search_request(
         facet_sizes=tuple(_facet_sizes(facet_size or [])),
         recency=recency,
         exact_facets=exact_facets,
+        correct=correct,
+        default_size=default_size,
     )
+
+
+def default_sort(text: str) -> str:
+    """Words are ranked by relevance; browsing by filters alone lists the newest first."""
+    return "relevance" if text.strip() else "-date"
 
 
 def parse_text(index: tantivy.Index, text: str, strict: bool = False) -> ParsedText:
@@ -266,8 +289,8 @@ def must_all(queries: list[tantivy.Query]) -> tantivy.Query:
 
 
 def rank_after(schema: tantivy.Schema, cursor: Cursor, newest_first: bool) -> tantivy.Query:
-    """Events after the cursor's in date order (by `rank`)."""
-    if newest_first:
+    """Events after the cursor's in date order (by `rank`); before it for a `before` cursor."""
+    if newest_first != cursor.before:
         return tantivy.Query.range_query(schema, "rank", tantivy.FieldType.Integer,
                                          upper_bound=cursor.rank, include_upper=False)
     return tantivy.Query.range_query(schema, "rank", tantivy.FieldType.Integer,
