@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import unquote
 
 _NEWS_PATH = re.compile(
     r"/news/(?P<year>\d{4})/(?P<month>\d{1,2})/(?P<day>\d{1,2})/"
@@ -21,10 +22,11 @@ def slug_of(value: str) -> str:
     """The slug named by a slug or by a page path such as `/news/2016/11/21/<slug>.md`."""
     if "/" not in value:
         return value.strip()
+    # A path is a URL: a slug with characters a URL cannot carry is percent-encoded.
     match = _NEWS_PATH.search(value.strip())
     if match:
-        return match.group("slug")
-    return _strip_extensions(value.rstrip("/").rsplit("/", 1)[-1])
+        return unquote(match.group("slug"))
+    return unquote(_strip_extensions(value.rstrip("/").rsplit("/", 1)[-1]))
 
 
 def date_of_path(value: str) -> dt.date | None:
