@@ -44,3 +44,12 @@ def client(sample_data_dir):
 
     with TestClient(app=create_app(Settings(data_dir=sample_data_dir))) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def server_url(sample_data_dir):
+    """`eventsearch serve` on the sample index, on a free loopback port."""
+    from tests.servers import running_server
+
+    with running_server(sample_data_dir) as url:
+        yield url

@@ -16,7 +16,7 @@ from indexer.ingest import IngestOptions, ingest, reindex
 from service.app import create_app
 from service.config import Settings
 from tests.conftest import SAMPLE_DUMP, WIKITIMES
-from tests.test_server import running_server
+from tests.servers import running_server
 
 KEY = "test-key-1234"
 AUTH = {"X-API-Key": KEY}
