@@ -189,7 +189,8 @@ def test_openapi_documents_the_search_parameters(client):
     schema = client.get("/schema/openapi.json").json()
     parameters = {p["name"] for p in schema["paths"]["/api/search"]["get"]["parameters"]}
     assert {"q", "country", "topic", "entity", "story", "source", "from", "to", "sort", "page",
-            "size", "cursor", "strict", "facet_size", "recency", "exact_facets"} == parameters
+            "size", "cursor", "strict", "facet_size", "recency", "exact_facets",
+            "correct"} == parameters
     assert all(p.get("description") for p in schema["paths"]["/api/search"]["get"]["parameters"])
     assert "/api/events/{event_id}/related" in schema["paths"]
 
@@ -198,7 +199,3 @@ def test_health_reports_event_count(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["events"] > 150
 
-
-def test_root_leads_people_to_the_api_docs(client):
-    response = client.get("/", follow_redirects=False)
-    assert response.status_code in (301, 302, 307) and response.headers["location"] == "/schema"

@@ -1,0 +1,303 @@
+"""What the pages show, computed from the engine's answers: the templates only lay it out.
+
+Every link of the search page is a URL of the search page (`/search?...`) built from the
+request's own parameters, as the API's `toggle` strings are: a state is a URL, so it can
+be shared, bookmarked, reloaded and reached again with Back.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import urlencode
+
+from indexer.enrich.countries import country_name
+from indexer.record import TOPIC_LABELS, TOPICS, Event
+from indexer.writers import day_path, page_path
+from indexer.writers.page_markdown import one_line
+from service.models import FacetValue, Hit, SearchResponse
+from service.search.facets import Toggles, request_params
+from service.search.query import SearchRequest
+
+SEARCH_PATH = "/search"
+FACET_TITLES = {"country": "Countries", "topic": "Topics", "entity": "Names",
+                "story": "Stories", "source": "Sources"}
+"""The facets of the panel, in its order, with their headings."""
+_CHIP_KINDS = {"country": "Country", "topic": "Topic", "entity": "Name", "story": "Story",
+               "source": "Source"}
+SORT_LABELS = {"relevance": "Relevance", "-date": "Newest first", "date": "Oldest first"}
+_SORT_ALIASES = {"date:desc": "-date", "date:asc": "date"}
+
+
+def search_url(params: dict[str, list[str]], path: str = SEARCH_PATH) -> str:
+    query = urlencode([(key, value) for key, values in params.items() for value in values])
+    return f"{path}?{query}" if query else path
+
+
+def num(count: int) -> str:
+    return f"{count:,}"
+
+
+def safe_url(url: str) -> str | None:
+    """`url` if it is a web address (http, https); a source may hold anything, such as a
+    `javascript:` URL, which must never become a link."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    return url if scheme in ("http", "https") else None
+
+
+def flag(code: str) -> str:
+    """A country's flag as its two Unicode regional indicator letters (no image)."""
+    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in code.upper()
+                    if "A" <= letter <= "Z")
+
+
+def event_url(hit: Hit, extension: str = "") -> str:
+    return page_path(hit.date, hit.id, extension)
+
+
+@dataclass(frozen=True)
+class FacetGroup:
+    name: str
+    title: str
+    values: list[FacetValue]
+    more: bool  # the list may go on: offer the long tail
+
+
+@dataclass(frozen=True)
+class Chip:
+    """An active filter, with the URL that removes it."""
+
+    kind: str
+    label: str
+    remove: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    href: str
+    x: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Histogram:
+    interval: str
+    bars: list[Bar]
+    width: float
+    height: float = 64.0
+    bar_width: float = 10.0
+
+
+@dataclass(frozen=True)
+class PagerLink:
+    label: str
+    href: str
+    rel: str
+
+
+@dataclass
+class Pager:
+    back: PagerLink | None = None
+    forward: PagerLink | None = None
+
+
+@dataclass
+class SearchPage:
+    request: SearchRequest
+    response: SearchResponse | None  # None: a page of links only (a facet's long tail)
+    today: dt.date = field(default_factory=dt.date.today)
+    _toggles: dict[str, Toggles] = field(default_factory=dict, init=False, repr=False)
+
+    @cached_property
+    def params(self) -> dict[str, list[str]]:
+        """The request as query parameters (first page): the state every link starts from."""
+        return request_params(self.request)
+
+    def url(self, changes: dict[str, list[str]] | None = None, path: str = SEARCH_PATH) -> str:
+        return search_url({**self.params, **(changes or {})}, path)
+
+    def toggle(self, facet: str, value: str) -> str:
+        """The search with `value` of `facet` ticked (or unticked, if it is ticked)."""
+        toggles = self._toggles.get(facet)
+        if toggles is None:
+            toggles = self._toggles[facet] = Toggles(self.request, facet)
+        query = toggles(value)
+        return f"{SEARCH_PATH}?{query}" if query else SEARCH_PATH
+
+    def selected(self, facet: str, value: str) -> bool:
+        return value in self.request.selected(facet)
+
+    @property
+    def title(self) -> str:
+        words = self.request.text.strip()
+        total = self.response.total if self.response else 0
+        found = f"{num(total)} {'event' if total == 1 else 'events'}"
+        return f"{words} – {found} · eventsearch" if words else f"{found} · eventsearch"
+
+    @property
+    def sort(self) -> str:
+        return _SORT_ALIASES.get(self.request.sort, self.request.sort)
+
+    @cached_property
+    def days(self) -> list[tuple[dt.date, list[Hit]]]:
+        """Hits under their day, as the Portal lists events; ranked order is kept, so a day
+        may head more than one run of hits when sorting by relevance."""
+        return [(day, list(hits))
+                for day, hits in itertools.groupby(self.response.hits, key=lambda h: h.date)]
+
+    @cached_property
+    def facets(self) -> list[FacetGroup]:
+        groups = []
+        for name, title in FACET_TITLES.items():
+            values = getattr(self.response.facets, name)
+            ordered = [v for v in values if v.selected] + [v for v in values if not v.selected]
+            shown = self.request.facet_size(name)
+            groups.append(FacetGroup(name, title, ordered, more=len(values) >= shown))
+        return groups
+
+    @cached_property
+    def chips(self) -> list[Chip]:
+        chips = [Chip(_CHIP_KINDS[name], _label(name, value), self.toggle(name, value))
+                 for name in FACET_TITLES for value in self.request.selected(name)]
+        if self.request.date_from or self.request.date_to:
+            chips.append(Chip("Dates", self.date_range_label, self.url({"from": [], "to": []})))
+        return chips
+
+    @property
+    def clear_all(self) -> str:
+        """The same words and order, without a filter."""
+        return search_url({"q": self.params["q"], "sort": self.params["sort"],
+                           "correct": self.params["correct"]})
+
+    @property
+    def date_range_label(self) -> str:
+        start, end = self.request.date_from, self.request.date_to
+        if start and end:
+            return f"{start.isoformat()} to {end.isoformat()}"
+        return f"from {start.isoformat()}" if start else f"until {end.isoformat()}"
+
+    @cached_property
+    def histogram(self) -> Histogram | None:
+        buckets = self.response.facets.date
+        if not buckets:
+            return None
+        tallest = max(bucket.count for bucket in buckets)
+        bars = [Bar(label=bucket.label, count=bucket.count, href=self._narrowed_to(bucket),
+                    x=i * 12.0, height=max(1.0, 60.0 * bucket.count / tallest))
+                for i, bucket in enumerate(buckets)]
+        return Histogram(interval=buckets[0].type or "year", bars=bars,
+                         width=len(bars) * 12.0 - 2.0)
+
+    def _narrowed_to(self, bucket: FacetValue) -> str:
+        first, last = interval_bounds(bucket.value, bucket.type or "year")
+        if self.request.date_from:
+            first = max(first, self.request.date_from)
+        if self.request.date_to:
+            last = min(last, self.request.date_to)
+        return self.url({"from": [first.isoformat()], "to": [last.isoformat()]})
+
+    @cached_property
+    def date_presets(self) -> list[tuple[str, str, bool]]:
+        """(label, URL, whether it is the current range) for the common spans back from today."""
+        presets = []
+        for label, days in (("Past week", 7), ("Past month", 31), ("Past year", 365)):
+            start = self.today - dt.timedelta(days=days - 1)
+            current = (self.request.date_from == start and self.request.date_to == self.today)
+            presets.append((label, self.url({"from": [start.isoformat()],
+                                             "to": [self.today.isoformat()]}), current))
+        return presets
+
+    @cached_property
+    def pager(self) -> Pager:
+        back_label, forward_label = {"-date": ("Newer", "Older"),
+                                     "date": ("Older", "Newer")}.get(self.sort,
+                                                                     ("Previous", "Next"))
+        pager = Pager()
+        if self.response.prev_cursor:
+            pager.back = PagerLink(back_label, self.url({"cursor": [self.response.prev_cursor]}),
+                                   "prev")
+        if self.response.next_cursor and self.response.hits:
+            pager.forward = PagerLink(forward_label,
+                                      self.url({"cursor": [self.response.next_cursor]}), "next")
+        return pager
+
+    @property
+    def without_correction(self) -> str:
+        return self.url({"correct": ["false"]})
+
+    @cached_property
+    def hidden_state(self) -> list[tuple[str, str]]:
+        """The filters and order as (name, value) pairs: hidden inputs of the search box's
+        form, so new words keep the filters."""
+        return [(key, value) for key, values in self.params.items() if key != "q"
+                for value in values]
+
+    def hidden_except(self, *names: str) -> list[tuple[str, str]]:
+        return [(key, value) for key, value in self.hidden_state if key not in names] + (
+            [("q", self.request.text)] if self.request.text else [])
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.chips)
+
+
+def portal_sections(events: list[Event]) -> list[tuple[str, list[tuple[str | None, list[Event]]]]]:
+    """A day's events as the Portal lays them out: under their (first) topic's heading, in
+    the Portal's order, then "Other"; within a topic, each story's events under the story,
+    in order of first appearance, and events without a story on their own."""
+    by_topic: dict[str, dict[str | None, list[Event]]] = {}
+    for event in events:
+        topic = event.topics[0] if event.topics else ""
+        by_topic.setdefault(topic, {}).setdefault(event.story, []).append(event)
+    order = [*TOPICS, ""]
+    return [(TOPIC_LABELS.get(topic, topic) or "Other", list(by_topic[topic].items()))
+            for topic in sorted(by_topic, key=lambda topic: order.index(topic)
+                                if topic in order else len(order))]
+
+
+def long_date(day: dt.date) -> str:
+    """"Monday 21 November 2016"."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def interval_bounds(value: str, interval: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a date facet bucket ("2016", "2016-11", "2016-11-21")."""
+    if interval == "day":
+        day = dt.date.fromisoformat(value)
+        return day, day
+    if interval == "month":
+        year, month = (int(part) for part in value.split("-"))
+        return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+    year = int(value)
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def _label(facet: str, value: str) -> str:
+    if facet == "country":
+        return country_name(value)
+    if facet == "topic":
+        return TOPIC_LABELS.get(value, value)
+    return value
+
+
+TEMPLATE_GLOBALS = {
+    "flag": flag,
+    "long_date": long_date,
+    "num": num,
+    "md": one_line,
+    "to_date": dt.date.fromisoformat,
+    "safe_url": safe_url,
+    "event_url": event_url,
+    "page_path": page_path,
+    "day_path": day_path,
+    "search_url": search_url,
+    "topic_label": lambda slug: TOPIC_LABELS.get(slug, slug),
+    "TOPICS": TOPICS,
+    "TOPIC_LABELS": TOPIC_LABELS,
+    "SORT_LABELS": SORT_LABELS,
+}
