@@ -35,8 +35,10 @@ def wants_fragment(request: Request) -> bool:
 def _search_page(request: Request, events: EventIndex, settings: Settings) -> Template:
     search = page_request(request.query_params, settings.max_result_window)
     view = SearchPage(search, events.search(search))
-    name = "search/fragment.html" if wants_fragment(request) else "search/page.html"
-    return Template(template_name=name, context={"view": view}, headers=VARY)
+    if wants_fragment(request):
+        return Template(template_name="search/fragment.html", context={"view": view},
+                        headers={**VARY, "HX-Push-Url": view.canonical})
+    return Template(template_name="search/page.html", context={"view": view}, headers=VARY)
 
 
 class SearchPages(Controller):

@@ -28,6 +28,7 @@ FACET_TITLES = {"country": "Countries", "topic": "Topics", "entity": "Names",
 """The facets of the panel, in its order, with their headings."""
 _CHIP_KINDS = {"country": "Country", "topic": "Topic", "entity": "Name", "story": "Story",
                "source": "Source"}
+_NARROWEST_HISTOGRAM = 130.0  # viewBox units: a bar is 10, so about eleven bars wide
 SORT_LABELS = {"relevance": "Relevance", "-date": "Newest first", "date": "Oldest first"}
 _SORT_ALIASES = {"date:desc": "-date", "date:asc": "date"}
 
@@ -118,6 +119,14 @@ class SearchPage:
         """The request as query parameters (first page): the state every link starts from."""
         return request_params(self.request)
 
+    @property
+    def canonical(self) -> str:
+        """This page's URL as the page writes its links: htmx pushes it (not the form's
+        fields as typed, empty ones and all), so one state has one URL."""
+        where = {"cursor": [self.request.cursor.encode()]} if self.request.cursor else (
+            {"page": [str(self.request.page)]} if self.request.page > 1 else {})
+        return self.url(where)
+
     def url(self, changes: dict[str, list[str]] | None = None, path: str = SEARCH_PATH) -> str:
         return search_url({**self.params, **(changes or {})}, path)
 
@@ -190,8 +199,9 @@ class SearchPage:
         bars = [Bar(label=bucket.label, count=bucket.count, href=self._narrowed_to(bucket),
                     x=i * 12.0, height=max(1.0, 60.0 * bucket.count / tallest))
                 for i, bucket in enumerate(buckets)]
+        # A few bars keep their width instead of stretching across the panel.
         return Histogram(interval=buckets[0].type or "year", bars=bars,
-                         width=len(bars) * 12.0 - 2.0)
+                         width=max(len(bars) * 12.0 - 2.0, _NARROWEST_HISTOGRAM))
 
     def _narrowed_to(self, bucket: FacetValue) -> str:
         first, last = interval_bounds(bucket.value, bucket.type or "year")
@@ -238,8 +248,10 @@ class SearchPage:
                 for value in values]
 
     def hidden_except(self, *names: str) -> list[tuple[str, str]]:
-        return [(key, value) for key, value in self.hidden_state if key not in names] + (
-            [("q", self.request.text)] if self.request.text else [])
+        """The whole state, words included, but for `names`: hidden inputs of the forms
+        that set those (sort, dates), in the order of the page's own links."""
+        return [(key, value) for key, values in self.params.items() if key not in names
+                for value in values]
 
     @property
     def has_filters(self) -> bool:
