@@ -24,7 +24,7 @@ from service.search.engine import EventIndex
 from service.search.query import SearchRequest
 from service.web import ASSETS
 from service.web.feeds import _csv_lines
-from tests.conftest import REPO, SAMPLE_DUMP, SEED_ID
+from tests.conftest import REPO, SEED_ID
 
 SEED_PAGE = f"/news/2016/11/21/{SEED_ID}"
 OLD_SLUG = ("nato-russia-relations-russia-deploys-its-s-400-missile-system-in-kaliningrad-an-"
@@ -186,10 +186,12 @@ def test_facet_long_tail_page_filters_by_a_word_prefix(client):
 
 
 def test_related_fragment_lists_related_events_with_their_context(client):
-    fragment = client.get(f"/search/related/{SEED_ID}", headers={"HX-Request": "true"})
+    fragment = client.get(f"{SEED_PAGE}/related", headers={"HX-Request": "true"})
     items = BeautifulSoup(fragment.text, "html.parser").select("li")
     assert len(items) == 5 and all("Context:" in li.get_text() for li in items)
-    without_js = client.get(f"/search/related/{SEED_ID}", follow_redirects=False)
+    related = client.get(f"/api/events/{SEED_ID}/related?size=5").json()["hits"]
+    assert [li.a["href"].rsplit("/", 1)[-1] for li in items] == [hit["id"] for hit in related]
+    without_js = client.get(f"{SEED_PAGE}/related", follow_redirects=False)
     assert without_js.status_code == 303 and without_js.headers["location"] == \
         f"{SEED_PAGE}#related"
 

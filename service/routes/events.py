@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated
 
 import anyio
-
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException

@@ -22,8 +22,8 @@ from indexer.index.storage import generations_dir, live_generation, open_generat
 from indexer.record import Event
 from service.models import (
     EventDetail,
-    FacetSearchResponse,
     Facets,
+    FacetSearchResponse,
     Hit,
     RelatedHit,
     RelatedLinkOut,

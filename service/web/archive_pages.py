@@ -19,14 +19,16 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from indexer.writers import PAGE_FORMATS, day_path, page_path, write_page
+from indexer.writers import PAGE_FORMATS, page_path, write_page
 from service.search.engine import EventIndex
 from service.search.query import SearchRequest
+from service.web.search_pages import VARY, wants_fragment
 from service.web.views import portal_sections
 
 _MEDIA_TYPES = {"json": "application/json", "xml": "application/xml",
                 "md": "text/markdown"}
 _RELATED = 10
+_RELATED_IN_PLACE = 5
 
 
 class ArchivePages(Controller):
@@ -67,6 +69,17 @@ class ArchivePages(Controller):
     def day(self, events: NamedDependency[EventIndex], year: FromPath[int], month: FromPath[int],
             day: FromPath[int]) -> Template:
         return _day_page(events, _day(year, month, day), markdown=False)
+
+    @get("/news/{year:int}/{month:int}/{day:int}/{name:str}/related", sync_to_thread=True)
+    def related(self, request: Request, events: NamedDependency[EventIndex],
+                name: FromPath[str]) -> Template | Redirect:
+        """The event's related events, for a result on the search page to show in place;
+        a browser without JavaScript follows the link to the page's Related section."""
+        event = events.record(name)
+        if not wants_fragment(request):
+            return Redirect(path=page_path(event.date, event.id) + "#related", status_code=303)
+        return Template(template_name="archive/related_fragment.html", headers=VARY,
+                        context={"related": events.related(event.id, _RELATED_IN_PLACE)})
 
     @get("/news/{year:int}/{month:int}/{day:int}/{name:str}", sync_to_thread=True)
     def page(self, request: Request, events: NamedDependency[EventIndex], year: FromPath[int],

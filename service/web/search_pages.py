@@ -1,5 +1,4 @@
-"""The search page (`/`, `/search`), its facets' long tail and the related events a result
-expands to.
+"""The search page (`/`, `/search`) and its facets' long tail.
 
 One URL serves a whole page to a browser and, to htmx (`HX-Request`, not a history
 restore), only the part that changes: the results with their facets. `Vary: HX-Request`
@@ -8,12 +7,12 @@ keeps caches (and Back) from handing a fragment to a full page load.
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
-from indexer.writers import page_path
 from service.config import Settings
 from service.search.engine import EventIndex
 from service.search.facets import SEARCHABLE_FACETS
@@ -32,13 +31,20 @@ def wants_fragment(request: Request) -> bool:
     return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
 
 
-def _search_page(request: Request, events: EventIndex, settings: Settings) -> Template:
+def _search_page(request: Request, events: EventIndex, settings: Settings) -> Response:
     search = page_request(request.query_params, settings.max_result_window)
     view = SearchPage(search, events.search(search))
     if wants_fragment(request):
-        return Template(template_name="search/fragment.html", context={"view": view},
-                        headers={**VARY, "HX-Push-Url": view.canonical})
-    return Template(template_name="search/page.html", context={"view": view}, headers=VARY)
+        return _rendered(request, "search/fragment.html", view,
+                         headers={**VARY, "HX-Push-Url": view.canonical})
+    return _rendered(request, "search/page.html", view, headers=VARY)
+
+
+def _rendered(request: Request, name: str, view: SearchPage, headers: dict) -> Response:
+    """The page rendered here, in the request's worker thread, by the app's template
+    engine (Litestar's Template response would render it on the event loop)."""
+    html = request.app.template_engine.get_template(name).render(view=view)
+    return Response(html, media_type=MediaType.HTML, headers=headers)
 
 
 class SearchPages(Controller):
@@ -46,14 +52,14 @@ class SearchPages(Controller):
 
     @get("/search", sync_to_thread=True)
     def search(self, request: Request, events: NamedDependency[EventIndex],
-               settings: NamedDependency[Settings]) -> Template:
+               settings: NamedDependency[Settings]) -> Response:
         return _search_page(request, events, settings)
 
     # One handler per path: Litestar 2.25 leaves a sync handler's coroutine un-awaited when
     # one handler with several paths returns a Template.
     @get("/", sync_to_thread=True)
     def home(self, request: Request, events: NamedDependency[EventIndex],
-             settings: NamedDependency[Settings]) -> Template:
+             settings: NamedDependency[Settings]) -> Response:
         return _search_page(request, events, settings)
 
     @get("/search/facets/{facet:str}", sync_to_thread=True)
@@ -67,22 +73,9 @@ class SearchPages(Controller):
         search = page_request(request.query_params, settings.max_result_window)
         prefix = request.query_params.get("prefix", "").strip()[:100]
         values = events.facet_values(facet, prefix, search, FACET_PAGE_SIZE).values
-        ordered = [v for v in values if v.selected] + [v for v in values if not v.selected]
         view = SearchPage(search, response=None)  # links only: no search was run
         name = "search/facet_more_fragment.html" if wants_fragment(request) else \
             "search/facet_more.html"
         return Template(template_name=name, headers=VARY, context={
             "view": view, "facet": facet, "title": FACET_TITLES[facet], "prefix": prefix,
-            "values": ordered})
-
-    @get("/search/related/{event_id:str}", sync_to_thread=True)
-    def related(self, request: Request, events: NamedDependency[EventIndex],
-                event_id: FromPath[str]) -> Template | Redirect:
-        """A result's related events, for the search page to show in place; a browser
-        without JavaScript follows the link to the event page's Related section instead."""
-        if not wants_fragment(request):
-            event = events.record(event_id)
-            return Redirect(path=page_path(event.date, event.id) + "#related", status_code=303)
-        related = events.related(event_id, 5)
-        return Template(template_name="search/related_fragment.html", headers=VARY,
-                        context={"related": related})
+            "items": view.value_items(facet, values)})

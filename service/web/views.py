@@ -1,4 +1,5 @@
-"""What the pages show, computed from the engine's answers: the templates only lay it out.
+"""What the pages show, computed from the engine's answers; the templates lay it out (and
+rows.py writes the rows that repeat by the dozen).
 
 Every link of the search page is a URL of the search page (`/search?...`) built from the
 request's own parameters, as the API's `toggle` strings are: a state is a URL, so it can
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import urlencode
+
+from markupsafe import Markup
 
 from indexer.enrich.countries import country_name
 from indexer.record import TOPIC_LABELS, TOPICS, Event
@@ -21,8 +23,9 @@ from indexer.writers.page_markdown import one_line
 from service.models import FacetValue, Hit, SearchResponse
 from service.search.facets import Toggles, request_params
 from service.search.query import SearchRequest
+from service.web import rows
+from service.web.rows import SEARCH_PATH
 
-SEARCH_PATH = "/search"
 FACET_TITLES = {"country": "Countries", "topic": "Topics", "entity": "Names",
                 "story": "Stories", "source": "Sources"}
 """The facets of the panel, in its order, with their headings."""
@@ -42,17 +45,8 @@ def num(count: int) -> str:
     return f"{count:,}"
 
 
-def safe_url(url: str) -> str | None:
-    """`url` if it is a web address (http, https); a source may hold anything, such as a
-    `javascript:` URL, which must never become a link."""
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    return url if scheme in ("http", "https") else None
-
-
-def flag(code: str) -> str:
-    """A country's flag as its two Unicode regional indicator letters (no image)."""
-    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in code.upper()
-                    if "A" <= letter <= "Z")
+def _encoded(key: str, values: list[str]) -> str:
+    return urlencode([(key, value) for value in values])
 
 
 def event_url(hit: Hit, extension: str = "") -> str:
@@ -63,7 +57,7 @@ def event_url(hit: Hit, extension: str = "") -> str:
 class FacetGroup:
     name: str
     title: str
-    values: list[FacetValue]
+    items: Markup  # the values, selected first, as list items
     more: bool  # the list may go on: offer the long tail
 
 
@@ -98,7 +92,6 @@ class Histogram:
 class PagerLink:
     label: str
     href: str
-    rel: str
 
 
 @dataclass
@@ -128,7 +121,19 @@ class SearchPage:
         return self.url(where)
 
     def url(self, changes: dict[str, list[str]] | None = None, path: str = SEARCH_PATH) -> str:
-        return search_url({**self.params, **(changes or {})}, path)
+        """The state with the parameters in `changes` replaced (or added, after the rest):
+        what `search_url({**params, **changes})` gives, from parameters encoded once."""
+        changes = changes or {}
+        parts = [_encoded(key, changes[key]) if key in changes else encoded
+                 for key, encoded in self._encoded.items()]
+        parts += [_encoded(key, values) for key, values in changes.items()
+                  if key not in self._encoded]
+        query = "&".join(part for part in parts if part)
+        return f"{path}?{query}" if query else path
+
+    @cached_property
+    def _encoded(self) -> dict[str, str]:
+        return {key: _encoded(key, values) for key, values in self.params.items()}
 
     def toggle(self, facet: str, value: str) -> str:
         """The search with `value` of `facet` ticked (or unticked, if it is ticked)."""
@@ -137,9 +142,6 @@ class SearchPage:
             toggles = self._toggles[facet] = Toggles(self.request, facet)
         query = toggles(value)
         return f"{SEARCH_PATH}?{query}" if query else SEARCH_PATH
-
-    def selected(self, facet: str, value: str) -> bool:
-        return value in self.request.selected(facet)
 
     @property
     def title(self) -> str:
@@ -153,21 +155,25 @@ class SearchPage:
         return _SORT_ALIASES.get(self.request.sort, self.request.sort)
 
     @cached_property
-    def days(self) -> list[tuple[dt.date, list[Hit]]]:
+    def hits_by_day(self) -> Markup:
         """Hits under their day, as the Portal lists events; ranked order is kept, so a day
         may head more than one run of hits when sorting by relevance."""
-        return [(day, list(hits))
-                for day, hits in itertools.groupby(self.response.hits, key=lambda h: h.date)]
+        return rows.results_by_day(self.response.hits)
 
     @cached_property
     def facets(self) -> list[FacetGroup]:
         groups = []
         for name, title in FACET_TITLES.items():
             values = getattr(self.response.facets, name)
-            ordered = [v for v in values if v.selected] + [v for v in values if not v.selected]
-            shown = self.request.facet_size(name)
-            groups.append(FacetGroup(name, title, ordered, more=len(values) >= shown))
+            groups.append(FacetGroup(name, title, self.value_items(name, values),
+                                     more=len(values) >= self.request.facet_size(name)))
         return groups
+
+    @staticmethod
+    def value_items(facet: str, values: list[FacetValue]) -> Markup:
+        """A facet's values as links, the selected ones first."""
+        ordered = [v for v in values if v.selected] + [v for v in values if not v.selected]
+        return rows.value_items(facet, ordered)
 
     @cached_property
     def chips(self) -> list[Chip]:
@@ -209,7 +215,22 @@ class SearchPage:
             first = max(first, self.request.date_from)
         if self.request.date_to:
             last = min(last, self.request.date_to)
-        return self.url({"from": [first.isoformat()], "to": [last.isoformat()]})
+        return self.dated(first, last)
+
+    def dated(self, first: dt.date, last: dt.date) -> str:
+        """The state narrowed to the days `first` to `last`: a histogram bar's link, built
+        around the other parameters encoded once (dates need no encoding)."""
+        head, tail = self._around_dates
+        return f"{head}from={first.isoformat()}&to={last.isoformat()}{tail}"
+
+    @cached_property
+    def _around_dates(self) -> tuple[str, str]:
+        keys = list(self._encoded)
+        at = keys.index("from")  # "to" follows it
+        before = "&".join(part for key in keys[:at] if (part := self._encoded[key]))
+        after = "&".join(part for key in keys[at + 2:] if (part := self._encoded[key]))
+        return (f"{SEARCH_PATH}?{before}&" if before else f"{SEARCH_PATH}?",
+                f"&{after}" if after else "")
 
     @cached_property
     def date_presets(self) -> list[tuple[str, str, bool]]:
@@ -218,8 +239,7 @@ class SearchPage:
         for label, days in (("Past week", 7), ("Past month", 31), ("Past year", 365)):
             start = self.today - dt.timedelta(days=days - 1)
             current = (self.request.date_from == start and self.request.date_to == self.today)
-            presets.append((label, self.url({"from": [start.isoformat()],
-                                             "to": [self.today.isoformat()]}), current))
+            presets.append((label, self.dated(start, self.today), current))
         return presets
 
     @cached_property
@@ -229,11 +249,10 @@ class SearchPage:
                                                                      ("Previous", "Next"))
         pager = Pager()
         if self.response.prev_cursor:
-            pager.back = PagerLink(back_label, self.url({"cursor": [self.response.prev_cursor]}),
-                                   "prev")
+            pager.back = PagerLink(back_label, self.url({"cursor": [self.response.prev_cursor]}))
         if self.response.next_cursor and self.response.hits:
             pager.forward = PagerLink(forward_label,
-                                      self.url({"cursor": [self.response.next_cursor]}), "next")
+                                      self.url({"cursor": [self.response.next_cursor]}))
         return pager
 
     @property
@@ -272,11 +291,6 @@ def portal_sections(events: list[Event]) -> list[tuple[str, list[tuple[str | Non
                                 if topic in order else len(order))]
 
 
-def long_date(day: dt.date) -> str:
-    """"Monday 21 November 2016"."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
 def interval_bounds(value: str, interval: str) -> tuple[dt.date, dt.date]:
     """The first and last day of a date facet bucket ("2016", "2016-11", "2016-11-21")."""
     if interval == "day":
@@ -298,18 +312,18 @@ def _label(facet: str, value: str) -> str:
 
 
 TEMPLATE_GLOBALS = {
-    "flag": flag,
-    "long_date": long_date,
+    "flag": rows.flag,
+    "long_date": rows.long_date,
     "num": num,
+    "histogram_bars": rows.histogram_bars,
+    "bucket_items": rows.bucket_items,
     "md": one_line,
     "to_date": dt.date.fromisoformat,
-    "safe_url": safe_url,
+    "safe_url": rows.safe_url,
     "event_url": event_url,
     "page_path": page_path,
     "day_path": day_path,
     "search_url": search_url,
     "topic_label": lambda slug: TOPIC_LABELS.get(slug, slug),
-    "TOPICS": TOPICS,
-    "TOPIC_LABELS": TOPIC_LABELS,
     "SORT_LABELS": SORT_LABELS,
 }

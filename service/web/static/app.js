@@ -147,14 +147,15 @@
 
   /* --- Related events, expanded in place under a result --- */
   function upgradeRelated(root) {
-    root.querySelectorAll("a[data-related]:not([role])").forEach(function (link) {
+    root.querySelectorAll("a.related-toggle:not([role])").forEach(function (link) {
       link.setAttribute("role", "button");
       link.setAttribute("aria-expanded", "false");
     });
   }
 
+  // The fragment lives beside the event's page: /news/.../<slug>/related.
   document.addEventListener("click", function (event) {
-    var trigger = event.target.closest("a[data-related]");
+    var trigger = event.target.closest("a.related-toggle");
     if (!trigger) return;
     event.preventDefault();
     var panel = document.getElementById(trigger.getAttribute("aria-controls"));
@@ -164,14 +165,14 @@
     if (!expanded && !panel.dataset.loaded) {
       panel.dataset.loaded = "true";
       panel.setAttribute("aria-busy", "true");
-      htmx.ajax("GET", trigger.dataset.related, { target: panel, swap: "innerHTML" })
+      htmx.ajax("GET", trigger.pathname + "/related", { target: panel, swap: "innerHTML" })
         .then(function () { panel.removeAttribute("aria-busy"); });
     }
   });
 
   document.addEventListener("keydown", function (event) {
     // A link acting as a button answers the space bar too.
-    if (event.key === " " && event.target.matches("a[role=button][data-related]")) {
+    if (event.key === " " && event.target.matches("a.related-toggle[role=button]")) {
       event.preventDefault();
       event.target.click();
     }
