@@ -13,8 +13,8 @@ from indexer.writers import day_path, page_path
 def write(event: Event) -> bytes:
     own = {ext: page_path(event.date, event.id, ext) for ext in ("html", "json", "xml", "md")}
     lines = [
-        f"Formats: [HTML]({own['html']})  [JSON]({own['json']})  [XML]({own['xml']})  "
-        f"[Markdown]({own['md']})",
+        (f"Formats: [HTML]({own['html']})  [JSON]({own['json']})  [XML]({own['xml']})  "
+         f"[Markdown]({own['md']})"),
         "",
         f"### [{event.date.isoformat()}]({day_path(event.date, 'index.md')})",
         "",

@@ -3,7 +3,7 @@ every text and attribute."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from indexer.record import Event
 
