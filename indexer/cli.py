@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eventsearch",
-        description="Search service for news events: index archive dumps, serve the API.",
+        description="Search service for news events: index archive dumps, serve the search page "
+                    "and the API.",
     )
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument(
@@ -84,9 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     reindex.set_defaults(run=_reindex)
 
     serve = commands.add_parser(
-        "serve", parents=[data_dir], help="serve the HTTP API",
-        description="Serve the search API. With no index in the data directory, first builds "
-                    "one from the bundled sample dump.",
+        "serve", parents=[data_dir], help="serve the search page and the HTTP API",
+        description="Serve the search page (/), the archive's pages (/news/...) and the JSON "
+                    "API (/api/..., documented at /schema). With no index in the data "
+                    "directory, first builds one from the bundled sample dump.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
