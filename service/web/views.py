@@ -132,6 +132,21 @@ class SearchPage:
         return f"{path}?{query}" if query else path
 
     @cached_property
+    def query(self) -> str:
+        """The state as a query string, "?q=..." (or "" for no state), for the links to the
+        same search elsewhere (downloads, feed, a facet's long tail)."""
+        return self.url(path="")
+
+    @cached_property
+    def total(self) -> str:
+        return f"{self.response.total:,}"
+
+    @property
+    def events_found(self) -> str:
+        """"1,234 events"."""
+        return f"{self.total} {'event' if self.response.total == 1 else 'events'}"
+
+    @cached_property
     def _encoded(self) -> dict[str, str]:
         return {key: _encoded(key, values) for key, values in self.params.items()}
 
@@ -146,9 +161,8 @@ class SearchPage:
     @property
     def title(self) -> str:
         words = self.request.text.strip()
-        total = self.response.total if self.response else 0
-        found = f"{num(total)} {'event' if total == 1 else 'events'}"
-        return f"{words} – {found} · eventsearch" if words else f"{found} · eventsearch"
+        return (f"{words} – {self.events_found} · eventsearch" if words
+                else f"{self.events_found} · eventsearch")
 
     @property
     def sort(self) -> str:
@@ -210,18 +224,20 @@ class SearchPage:
                          width=max(len(bars) * 12.0 - 2.0, _NARROWEST_HISTOGRAM))
 
     def _narrowed_to(self, bucket: FacetValue) -> str:
+        # ISO dates compare as their text does.
         first, last = interval_bounds(bucket.value, bucket.type or "year")
-        if self.request.date_from:
-            first = max(first, self.request.date_from)
-        if self.request.date_to:
-            last = min(last, self.request.date_to)
+        chosen_from, chosen_to = self.params["from"], self.params["to"]
+        if chosen_from and chosen_from[0] > first:
+            first = chosen_from[0]
+        if chosen_to and chosen_to[0] < last:
+            last = chosen_to[0]
         return self.dated(first, last)
 
-    def dated(self, first: dt.date, last: dt.date) -> str:
-        """The state narrowed to the days `first` to `last`: a histogram bar's link, built
-        around the other parameters encoded once (dates need no encoding)."""
+    def dated(self, first: str, last: str) -> str:
+        """The state narrowed to the days `first` to `last` (ISO dates, which need no
+        encoding): a histogram bar's link, built around the other parameters."""
         head, tail = self._around_dates
-        return f"{head}from={first.isoformat()}&to={last.isoformat()}{tail}"
+        return f"{head}from={first}&to={last}{tail}"
 
     @cached_property
     def _around_dates(self) -> tuple[str, str]:
@@ -239,7 +255,8 @@ class SearchPage:
         for label, days in (("Past week", 7), ("Past month", 31), ("Past year", 365)):
             start = self.today - dt.timedelta(days=days - 1)
             current = (self.request.date_from == start and self.request.date_to == self.today)
-            presets.append((label, self.dated(start, self.today), current))
+            presets.append((label, self.dated(start.isoformat(), self.today.isoformat()),
+                            current))
         return presets
 
     @cached_property
@@ -291,16 +308,15 @@ def portal_sections(events: list[Event]) -> list[tuple[str, list[tuple[str | Non
                                 if topic in order else len(order))]
 
 
-def interval_bounds(value: str, interval: str) -> tuple[dt.date, dt.date]:
-    """The first and last day of a date facet bucket ("2016", "2016-11", "2016-11-21")."""
+def interval_bounds(value: str, interval: str) -> tuple[str, str]:
+    """The first and last day (ISO) of a date facet bucket ("2016", "2016-11",
+    "2016-11-21")."""
     if interval == "day":
-        day = dt.date.fromisoformat(value)
-        return day, day
+        return value, value
     if interval == "month":
-        year, month = (int(part) for part in value.split("-"))
-        return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
-    year = int(value)
-    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+        year, month = value.split("-")
+        return f"{value}-01", f"{value}-{calendar.monthrange(int(year), int(month))[1]:02d}"
+    return f"{value}-01-01", f"{value}-12-31"
 
 
 def _label(facet: str, value: str) -> str:
