@@ -392,6 +392,18 @@ def test_month_page_counts_every_day_with_events(client):
     assert soup.select_one('a[href="/news/2016/11/21/"]')
 
 
+def test_year_and_years_pages_count_every_event(client):
+    years = page(client, "/news/")
+    counts = {a.get_text(): int(a.find_next("span").get_text().split()[0].replace(",", ""))
+              for a in years.select(".calendar-list a")}
+    assert sum(counts.values()) == api(client, "")["total"] and "2016" in counts
+    year = page(client, "/news/2016/")
+    months = [int(span.get_text().split()[0]) for span in year.select(".calendar-list .count")]
+    assert sum(months) == counts["2016"]
+    assert year.select_one('.day-nav a[rel=prev]')["href"] == "/news/2015/"
+    assert year.select_one('.day-nav a[rel=next]')["href"] == "/news/2017/"
+
+
 # --- Feeds and downloads --------------------------------------------------------------------
 
 def test_every_search_has_an_atom_feed_newest_first(client):

@@ -50,9 +50,10 @@ class ArchivePages(Controller):
     def year(self, events: NamedDependency[EventIndex], year: FromPath[int]) -> Template:
         first, last = _day(year, 1, 1), _day(year, 12, 31)
         months = _date_buckets(events, SearchRequest(date_from=first, date_to=last, size=1))
+        before, _ = events.nearest_days(first)
+        _, after = events.nearest_days(last)
         return Template(template_name="archive/year.html", context={
-            "year": year, "buckets": months, "nearest": events.nearest_days(first),
-            "last": last})
+            "year": year, "buckets": months, "before": before, "after": after})
 
     @get("/news/{year:int}/{month:int}", sync_to_thread=True)
     def month(self, events: NamedDependency[EventIndex], year: FromPath[int],

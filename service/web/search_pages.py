@@ -55,8 +55,8 @@ class SearchPages(Controller):
                settings: NamedDependency[Settings]) -> Response:
         return _search_page(request, events, settings)
 
-    # One handler per path: Litestar 2.25 leaves a sync handler's coroutine un-awaited when
-    # one handler with several paths returns a Template.
+    # One handler per path: Litestar 2.25 leaves a sync_to_thread handler's coroutine
+    # un-awaited (a 500) when one handler with several paths returns a Response.
     @get("/", sync_to_thread=True)
     def home(self, request: Request, events: NamedDependency[EventIndex],
              settings: NamedDependency[Settings]) -> Response:
