@@ -27,7 +27,7 @@ from indexer.writers import page_path
 from service.config import Settings
 from service.search.engine import EventIndex
 from service.web.params import page_request
-from service.web.views import SearchPage, search_url
+from service.web.views import SearchPage
 
 FEED_SIZE = 50
 CSV_COLUMNS = ("id", "date", "headline", "story", "topics", "countries", "entities",
@@ -49,8 +49,7 @@ class Feeds(Controller):
         base = str(request.base_url).rstrip("/")
         return Template(template_name="feeds/search.atom", media_type="application/atom+xml",
                         context={"view": view, "base": base,
-                                 "updated": _updated(view.response.hits),
-                                 "self_url": search_url(view.params, "/search.atom")})
+                                 "updated": _updated(view.response.hits)})
 
     @get("/search.csv", sync_to_thread=True)
     def csv(self, request: Request, events: NamedDependency[EventIndex],
