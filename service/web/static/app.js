@@ -40,6 +40,9 @@
 
   function render(input, found) {
     var list = listbox();
+    // An answer for the latest letters may arrive after an arrow key chose an option of
+    // the previous one: the same suggestion stays active if it is still there.
+    var chosen = active >= 0 ? suggestions[active] : null;
     suggestions = found;
     active = -1;
     list.replaceChildren.apply(list, found.map(function (suggestion, i) {
@@ -57,6 +60,10 @@
       return option;
     }));
     setOpen(input, found.length > 0);
+    var again = chosen ? found.findIndex(function (suggestion) {
+      return suggestion.text === chosen.text && suggestion.kind === chosen.kind;
+    }) : -1;
+    if (again >= 0) activate(input, again);
   }
 
   function setOpen(input, open) {
@@ -66,10 +73,13 @@
   }
 
   function move(input, step) {
+    var next = active + step;
+    activate(input, next >= suggestions.length ? 0 : next < 0 ? suggestions.length - 1 : next);
+  }
+
+  function activate(input, index) {
     setOpen(input, true);
-    active += step;
-    if (active >= suggestions.length) active = 0;
-    if (active < 0) active = suggestions.length - 1;
+    active = index;
     listbox().querySelectorAll("[role=option]").forEach(function (option, i) {
       option.setAttribute("aria-selected", String(i === active));
     });
