@@ -48,23 +48,16 @@ class ArchivePages(Controller):
 
     @get("/news/{year:int}", sync_to_thread=True)
     def year(self, events: NamedDependency[EventIndex], year: FromPath[int]) -> Template:
-        first, last = _day(year, 1, 1), _day(year, 12, 31)
-        months = _date_buckets(events, SearchRequest(date_from=first, date_to=last, size=1))
-        before, _ = events.nearest_days(first)
-        _, after = events.nearest_days(last)
         return Template(template_name="archive/year.html", context={
-            "year": year, "buckets": months, "before": before, "after": after})
+            "year": year, **_period(events, _day(year, 1, 1), _day(year, 12, 31))})
 
     @get("/news/{year:int}/{month:int}", sync_to_thread=True)
     def month(self, events: NamedDependency[EventIndex], year: FromPath[int],
               month: FromPath[int]) -> Template:
         first = _day(year, month, 1)
         last = _day(year, month, calendar.monthrange(year, month)[1])
-        days = _date_buckets(events, SearchRequest(date_from=first, date_to=last, size=1))
-        before, _ = events.nearest_days(first)
-        _, after = events.nearest_days(last)
         return Template(template_name="archive/month.html", context={
-            "first": first, "buckets": days, "before": before, "after": after})
+            "first": first, **_period(events, first, last)})
 
     @get("/news/{year:int}/{month:int}/{day:int}", sync_to_thread=True)
     def day(self, events: NamedDependency[EventIndex], year: FromPath[int], month: FromPath[int],
@@ -115,6 +108,15 @@ def _day_page(events: EventIndex, day: dt.date, markdown: bool) -> Template:
     # A day without events still links to the nearest days that have some.
     return Template(template_name="archive/day.html", context=context,
                     status_code=200 if listed else 404)
+
+
+def _period(events: EventIndex, first: dt.date, last: dt.date) -> dict:
+    """A year's months or a month's days with their counts, and the nearest days with
+    events before and after it."""
+    before, _ = events.nearest_days(first)
+    _, after = events.nearest_days(last)
+    buckets = _date_buckets(events, SearchRequest(date_from=first, date_to=last, size=1))
+    return {"buckets": buckets, "before": before, "after": after}
 
 
 def _date_buckets(events: EventIndex, request: SearchRequest) -> list[tuple[str, int]]:
