@@ -201,11 +201,11 @@ class EventIndex:
     def record(self, event_id: str) -> Event:
         """The stored event under `event_id` or an earlier version's slug of it."""
         searcher = self.index.searcher()
-        return stored_event(searcher.doc(self._address(searcher, event_id)))
+        return self._stored(searcher, event_id)
 
     def event(self, event_id: str) -> EventDetail:
         searcher = self.index.searcher()
-        event = stored_event(searcher.doc(self._address(searcher, event_id)))
+        event = self._stored(searcher, event_id)
         return EventDetail(
             **hit_fields(event),
             versions=[VersionOut(v.slug, v.headline, v.timestamp, v.current) for v in event.versions],
@@ -216,7 +216,7 @@ class EventIndex:
     def related(self, event_id: str, size: int,
                 filters: SearchRequest | None = None) -> RelatedResponse:
         searcher = self.index.searcher()
-        event = stored_event(searcher.doc(self._address(searcher, event_id)))
+        event = self._stored(searcher, event_id)
         return RelatedResponse(
             id=event.id,
             hits=self.related_to(event, size, filters, searcher),
@@ -253,7 +253,7 @@ class EventIndex:
     def plain_more_like_this(self, event_id: str, size: int) -> list[str]:
         """Ids ranked by Tantivy more-like-this alone: the baseline of the related blend."""
         searcher = self.index.searcher()
-        event = stored_event(searcher.doc(self._address(searcher, event_id)))
+        event = self._stored(searcher, event_id)
         hits = searcher.search(headline_query(self.schema, event), limit=size).hits
         return [stored_event(searcher.doc(address)).id for _, address in hits]
 
@@ -294,6 +294,9 @@ class EventIndex:
                            indexed=self._find(searcher, link.slug) is not None)
             for link in event.related
         ]
+
+    def _stored(self, searcher: tantivy.Searcher, event_id: str) -> Event:
+        return stored_event(searcher.doc(self._address(searcher, event_id)))
 
     def _address(self, searcher: tantivy.Searcher, event_id: str) -> tantivy.DocAddress:
         address = self._find(searcher, event_id)

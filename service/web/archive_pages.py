@@ -73,7 +73,7 @@ class ArchivePages(Controller):
         if not wants_fragment(request):
             return Redirect(path=page_path(event.date, event.id) + "#related", status_code=303)
         return Template(template_name="archive/related_fragment.html", headers=VARY,
-                        context={"related": events.related(event.id, _RELATED_IN_PLACE)})
+                        context={"related": events.related_to(event, _RELATED_IN_PLACE)})
 
     @get("/news/{year:int}/{month:int}/{day:int}/{name:str}", sync_to_thread=True)
     def page(self, request: Request, events: NamedDependency[EventIndex], year: FromPath[int],
@@ -91,7 +91,7 @@ class ArchivePages(Controller):
             return Response(write_page(event, extension), media_type=_MEDIA_TYPES[extension])
         return Template(template_name="archive/event.html", context={
             "event": events.event(event.id),
-            "related": events.related(event.id, _RELATED).hits,
+            "related": events.related_to(event, _RELATED),
             "canonical": page_path(event.date, event.id),
         })
 

@@ -16,12 +16,11 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-from indexer.enrich.countries import country_name
 from indexer.record import TOPIC_LABELS, TOPICS, Event
 from indexer.writers import day_path, page_path
 from indexer.writers.page_markdown import one_line
 from service.models import FacetValue, Hit, SearchResponse
-from service.search.facets import Toggles, request_params
+from service.search.facets import FACETS, Toggles, request_params
 from service.search.query import SearchRequest
 from service.web import rows
 from service.web.rows import SEARCH_PATH
@@ -31,6 +30,8 @@ FACET_TITLES = {"country": "Countries", "topic": "Topics", "entity": "Names",
 """The facets of the panel, in its order, with their headings."""
 _CHIP_KINDS = {"country": "Country", "topic": "Topic", "entity": "Name", "story": "Story",
                "source": "Source"}
+_FACET_LABELS = {facet.name: facet.label for facet in FACETS if facet.name in FACET_TITLES}
+"""How each facet labels its values (a country's name for its code), as the API does."""
 _NARROWEST_HISTOGRAM = 130.0  # viewBox units: a bar is 10, so about eleven bars wide
 SORT_LABELS = {"relevance": "Relevance", "-date": "Newest first", "date": "Oldest first"}
 _SORT_ALIASES = {"date:desc": "-date", "date:asc": "date"}
@@ -191,7 +192,7 @@ class SearchPage:
 
     @cached_property
     def chips(self) -> list[Chip]:
-        chips = [Chip(_CHIP_KINDS[name], _label(name, value), self.toggle(name, value))
+        chips = [Chip(_CHIP_KINDS[name], _FACET_LABELS[name](value), self.toggle(name, value))
                  for name in FACET_TITLES for value in self.request.selected(name)]
         if self.request.date_from or self.request.date_to:
             chips.append(Chip("Dates", self.date_range_label, self.url({"from": [], "to": []})))
@@ -319,14 +320,6 @@ def interval_bounds(value: str, interval: str) -> tuple[str, str]:
     return f"{value}-01-01", f"{value}-12-31"
 
 
-def _label(facet: str, value: str) -> str:
-    if facet == "country":
-        return country_name(value)
-    if facet == "topic":
-        return TOPIC_LABELS.get(value, value)
-    return value
-
-
 TEMPLATE_GLOBALS = {
     "flag": rows.flag,
     "long_date": rows.long_date,
@@ -340,6 +333,6 @@ TEMPLATE_GLOBALS = {
     "page_path": page_path,
     "day_path": day_path,
     "search_url": search_url,
-    "topic_label": lambda slug: TOPIC_LABELS.get(slug, slug),
+    "topic_label": _FACET_LABELS["topic"],
     "SORT_LABELS": SORT_LABELS,
 }
