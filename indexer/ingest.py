@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from indexer.enrich.pipeline import Enricher, load_pipeline
 from indexer.index import storage
 from indexer.index.writer import EventWriter
 from indexer.readers import Rejected, Skipped, iter_records, ndjson
-from indexer.readers.fold import StreamFolder, as_current
+from indexer.readers.fold import Folder, StreamFolder, as_current
 from indexer.record import Event
 
 REJECTS_FILE = "rejected.jsonl"
@@ -116,10 +116,10 @@ def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = No
         if storage.index_exists(data_dir):
             name = storage.live_generation(data_dir)
             index = storage.open_generation(data_dir, name)
-            summary = _run(iter_records(paths), data_dir, index, options)
+            summary = _run(lambda: iter_records(paths), data_dir, index, options)
         else:
             name, index = storage.new_generation(data_dir)
-            summary = _run(iter_records(paths), data_dir, index, options)
+            summary = _run(lambda: iter_records(paths), data_dir, index, options)
             storage.publish(data_dir, name)
     summary.generation = name
     return summary
@@ -138,7 +138,7 @@ def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = N
             storage.remove_generation(data_dir, name)
         name, index = storage.new_generation(data_dir)
         try:
-            summary = _run(iter_records(paths), data_dir, index, options, fresh=True)
+            summary = _run(lambda: iter_records(paths), data_dir, index, options, fresh=True)
             _verify(index, summary)
         except BaseException:
             storage.remove_generation(data_dir, name)
@@ -149,8 +149,13 @@ def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = N
     return summary
 
 
-def _run(records: Iterable[Event | Rejected | Skipped], data_dir: Path, index: tantivy.Index,
+Records = Callable[[], Iterable[Event | Rejected | Skipped]]
+
+
+def _run(records: Records, data_dir: Path, index: tantivy.Index,
          options: IngestOptions, fresh: bool = False) -> IngestSummary:
+    """`records` reads the dump from its start: once, and again for the events whose
+    records the stream folder could not fold as they passed (`StreamFolder.pending`)."""
     started = time.perf_counter()
     rejects = options.rejects_path or Path(data_dir) / REJECTS_FILE
     # Without a rejects file, an earlier run's report in the data directory stays as it is.
@@ -162,13 +167,16 @@ def _run(records: Iterable[Event | Rejected | Skipped], data_dir: Path, index: t
     folder = StreamFolder()
     try:
         with _RejectsReport(summary) as report:
-            events = _admitted(records, folder, summary, report)
+            events = _admitted(records(), folder, summary, report)
             # Workers fork when enrich() is called: before the index writer starts threads.
             labelled = enricher.enrich(events)
             status = _StatusFile(options.status_path, summary, started)
             with EventWriter(index, heap_size=options.writer_heap, threads=options.writer_threads,
                              fresh=fresh) as writer:
                 written = writer.upsert(status.track(_progress(labelled, options.progress)))
+                if folder.pending:
+                    status.write("folding again")
+                    _rewrite_folded(records(), folder.pending, writer, nlp, options, cache)
                 status.write("committing")
     finally:
         if cache is not None:
@@ -191,6 +199,22 @@ def _admitted(records: Iterable[Event | Rejected | Skipped], folder: StreamFolde
             report.add(record)
         elif folder.admit(record):
             yield as_current(record)
+
+
+def _rewrite_folded(records: Iterable[Event | Rejected | Skipped], ids: set[str],
+                    writer: EventWriter, nlp: Language, options: IngestOptions,
+                    cache: EnrichmentCache | None) -> None:
+    """Fold every record of these (already written) events as `read_dump` does, and write
+    the result over the first record's document. Counted once already: read, merged."""
+    folder = Folder()
+    for record in records:
+        if isinstance(record, Event) and record.id in ids:
+            folder.add(record)
+    # Few events, and the writer's threads are running: enrich them here, without forking.
+    enricher = Enricher(nlp, batch_size=options.batch_size, n_process=1, cache=cache)
+    for event in enricher.enrich(as_current(e) for e in folder.events()):
+        writer.delete(event.id)  # a fresh writer's upsert deletes only old slugs
+        writer.upsert([event])
 
 
 def _verify(index: tantivy.Index, summary: IngestSummary) -> None:
@@ -221,7 +245,9 @@ def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
     options = IngestOptions(nlp=nlp, progress=False, rejects_file=False,
                             writer_heap=15_000_000, writer_threads=1)
     with storage.reindex_lock(data_dir):
-        records = ndjson.parse("body", io.BytesIO(body))
+        def records() -> Iterable[Event | Rejected | Skipped]:
+            return ndjson.parse("body", io.BytesIO(body))
+
         return _run(records, data_dir, storage.open_index(data_dir), options)
 
 

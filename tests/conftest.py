@@ -25,12 +25,18 @@ def nlp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def sample_data_dir(tmp_path_factory, nlp) -> Path:
-    """A data directory indexed from the bundled sample dump, shared by read-only tests."""
+def sample_ingest(tmp_path_factory, nlp):
+    """The bundled sample dump ingested once: (data directory, the ingest's summary)."""
     from indexer.ingest import IngestOptions, ingest
 
     data_dir = tmp_path_factory.mktemp("sample-data")
-    summary = ingest([SAMPLE_DUMP], data_dir, IngestOptions(nlp=nlp))
+    return data_dir, ingest([SAMPLE_DUMP], data_dir, IngestOptions(nlp=nlp))
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(sample_ingest) -> Path:
+    """A data directory indexed from the bundled sample dump, shared by read-only tests."""
+    data_dir, summary = sample_ingest
     assert summary.indexed > 150 and not summary.rejected
     return data_dir
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from indexer.ingest import IngestOptions, ingest, reindex
+from indexer.ingest import CACHE_FILE, IngestOptions, ingest, reindex
 from service.app import create_app
 from service.config import Settings
 from tests.conftest import SAMPLE_DUMP, WIKITIMES
@@ -113,7 +113,10 @@ def test_reindex_job_reports_progress_and_the_service_swaps_to_its_generation(ad
     assert admin.get("/api/admin/jobs/nope", headers=AUTH).status_code == 404
 
 
-def test_generation_swap_fails_no_request_under_continuous_searching(data_dir, nlp):
+def test_generation_swap_fails_no_request_under_continuous_searching(data_dir, nlp,
+                                                                    sample_data_dir):
+    # The sample's labels from the session's index: the reindex runs no NLP, only the swap.
+    shutil.copy(sample_data_dir / CACHE_FILE, data_dir / CACHE_FILE)
     with running_server(data_dir, env={"EVENTSEARCH_RELOAD_INTERVAL": "0.1"}) as url:
         outcomes: list[int | str] = []
         stop = threading.Event()
@@ -130,7 +133,7 @@ def test_generation_swap_fails_no_request_under_continuous_searching(data_dir, n
         searcher.start()
         try:
             reindex([SAMPLE_DUMP], data_dir, IngestOptions(nlp=nlp))
-            eventually(lambda: httpx.get(f"{url}/health").json()["events"] == 425, timeout=5)
+            eventually(lambda: httpx.get(f"{url}/health").json()["events"] == 4646, timeout=5)
             time.sleep(0.3)
         finally:
             stop.set()

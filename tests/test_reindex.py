@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 
 from indexer.enrich.cache import CachedLabels, EnrichmentCache, fingerprint, text_key
 from indexer.index import storage
-from indexer.ingest import IngestOptions, ingest, reindex
+from indexer.ingest import CACHE_FILE, IngestOptions, ingest, reindex
 from service.search.engine import EventIndex
 from service.search.query import SearchRequest
 from tests.conftest import SAMPLE_DUMP, SHARED, WIKITIMES
@@ -66,8 +67,10 @@ def test_indexing_the_same_dump_twice_is_idempotent_and_the_second_run_needs_no_
     assert second.cache_hits == second.indexed
 
 
-def test_counts_add_up_and_rejects_are_reported_with_their_line(tmp_path, nlp):
+def test_counts_add_up_and_rejects_are_reported_with_their_line(tmp_path, nlp, sample_data_dir):
     dump = ndjson_dump(tmp_path / "dump.ndjson", 60, bad_every=10)
+    (tmp_path / "data").mkdir()  # with the sample's labels from the session's index: no NLP
+    shutil.copy(sample_data_dir / CACHE_FILE, tmp_path / "data" / CACHE_FILE)
     summary = reindex([dump, SAMPLE_DUMP], tmp_path / "data", IngestOptions(nlp=nlp))
     assert adds_up(summary) and summary.rejected == 6
     report = [json.loads(line) for line in summary.rejects_path.read_text().splitlines()]

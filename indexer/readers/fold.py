@@ -11,13 +11,21 @@ one pending Event. Nothing can be emitted before the end of the dump, since the 
 file may name any earlier event as its old version: the table is the reader's one memory
 cost that grows with the dump.
 
-Merge rule: the current version's headline, story and date win; sources are united by url,
-versions and related links by slug, topics, countries and entities by value; source_format
-lists every format that contributed, sorted, joined by "+".
+Merge rule: one record wins, and its headline, story and date are the event's; the others
+only fill a story it lacks. The winner is, in this order of precedence, a record that
+  1. speaks for the current version (not an earlier version's page under the current id),
+  2. whose headline gives the id by the archive's slug rule (`slug_of_headline`): the text
+     the slug was made from, over another text published under it,
+  3. that carries the event's page history (Changes), over a record without versions,
+  4. that arrived first.
+Sources are united by url (a source named without a url is the same as one of that name
+with a url), versions and related links by slug, topics, countries and entities by value;
+source_format lists every format that contributed, sorted, joined by "+".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -77,7 +85,7 @@ class Folder:
 
 def _merge(kept: Event, other: Event, root: str) -> Event:
     """One Event from two records of the same event whose current id is `root`."""
-    if _speaks_for_current(other, root) and not _speaks_for_current(kept, root):
+    if _precedence(other, root) > _precedence(kept, root):
         kept, other = other, kept
     return msgspec.structs.replace(
         kept,
@@ -86,11 +94,33 @@ def _merge(kept: Event, other: Event, root: str) -> Event:
         topics=_union(kept.topics, other.topics),
         countries=_union(kept.countries, other.countries),
         entities=_union(kept.entities, other.entities),
-        sources=_union_by(kept.sources, other.sources, _source_key),
+        sources=_union_sources(kept.sources, other.sources),
         versions=_merge_versions(kept.versions, other.versions),
         related=_union_by(kept.related, other.related, _related_key),
         source_format="+".join(sorted(set(_formats(kept) + _formats(other)))),
     )
+
+
+def _precedence(event: Event, root: str) -> tuple[bool, bool, bool]:
+    """How strongly a record speaks for the event (see the merge rule); ties keep the first."""
+    return (_speaks_for_current(event, root), _gives_id(event.headline, root),
+            bool(event.versions))
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_DUPLICATE_SUFFIX = re.compile(r"-[0-9]+$")
+
+
+def slug_of_headline(headline: str) -> str:
+    """The archive's slug for a headline: its first 140 characters, lower-cased, every run of
+    other characters than a-z and 0-9 turned into "-", trimmed of "-"."""
+    return _NOT_SLUG.sub("-", headline[:140].lower()).strip("-")
+
+
+def _gives_id(headline: str, root: str) -> bool:
+    # The archive gives a repeated slug "-2", "-3": the headline gives the slug before those.
+    slug = slug_of_headline(headline)
+    return bool(slug) and slug in (root, _DUPLICATE_SUFFIX.sub("", root))
 
 
 def _speaks_for_current(event: Event, root: str) -> bool:
@@ -143,6 +173,13 @@ def _source_key(source: Source) -> str:
     return source.url or f"name:{source.name}"
 
 
+def _union_sources(first: list[Source], second: list[Source]) -> list[Source]:
+    # An archive cites "(Reuters via Trust)" by name where a page links it: one source.
+    united = _union_by(first, second, _source_key)
+    linked = {s.name for s in united if s.url}
+    return [s for s in united if s.url or s.name not in linked]
+
+
 def _related_key(link: RelatedLink) -> str:
     return link.slug
 
@@ -160,35 +197,57 @@ def _union_by(first: list[_T], second: list[_T], key: Callable[[_T], str]) -> li
 
 
 class StreamFolder:
-    """One event, one document, for dumps too large to hold: first record wins.
+    """One event, one document, for dumps too large to hold: first record wins, then a
+    second pass mends what it missed.
 
-    Keeps only ids and aliases. A record of an event already admitted (another format, or
-    an earlier version's page naming the current slug) is merged away before any NLP runs.
-    A record that names an already admitted id among its earlier versions is admitted and
-    *supersedes* that record: the index writer deletes documents under the aliases of what
-    it writes. Records of one event carry the same text after `as_current`, so which one
-    arrives first does not matter.
+    Keeps only ids, aliases and a hash of each admitted record's content. A record of an
+    event already admitted (another format, or an earlier version's page naming the current
+    slug) is merged away before any NLP runs. When its content differs from the admitted
+    record's (a page and an archive record of one event: versions and related links on one,
+    editors' topics on the other), its id goes to `pending`: the caller reads those ids'
+    records again, folds them with `Folder` and writes the result over the first one, so
+    the index holds what `read_dump` gives. A record that names an already admitted id
+    among its earlier versions is admitted and *supersedes* that record: the index writer
+    deletes documents under the aliases of what it writes.
     """
 
     def __init__(self) -> None:
-        self._ids: set[str] = set()  # admitted, so written to the index under this id
+        self._ids: dict[str, int] = {}  # admitted id -> hash of the record's content
         self._aliases: set[str] = set()  # earlier-version slugs of admitted events
+        self.pending: set[str] = set()
+        """Admitted ids with a later record of other content: fold them again at the end."""
         self.merged = 0
         """Records folded into another: duplicates skipped plus admitted records superseded."""
         self.superseded = 0
 
     def admit(self, event: Event) -> bool:
         aliases = event.aliases
-        if event.id in self._ids or event.id in self._aliases:
+        if event.id in self._ids:
+            if _content_hash(event) != self._ids[event.id]:
+                self.pending.add(event.id)
+            self._aliases.update(aliases)
+            self.merged += 1
+            return False
+        if event.id in self._aliases:
             self._aliases.update(aliases)
             self.merged += 1
             return False
         if any(alias in self._ids for alias in aliases):
             self.superseded += 1
             self.merged += 1
-        self._ids.add(event.id)
+        self._ids[event.id] = _content_hash(event)
         self._aliases.update(aliases)
         return True
+
+
+_CONTENT_ENCODER = msgspec.msgpack.Encoder()
+
+
+def _content_hash(event: Event) -> int:
+    # The same page as .md, .json and .xml reads as the same record but for where it came from.
+    return hash(_CONTENT_ENCODER.encode(
+        msgspec.structs.replace(event, source_format="", source_path="")
+    ))
 
 
 def as_current(event: Event) -> Event:
