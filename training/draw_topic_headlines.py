@@ -1,14 +1,14 @@
 """Draw reddit headlines for the topic classifier's own training labels (topic_train_c.jsonl).
 
-    .venv/bin/python -m indexer.enrich.draw_topic_headlines [--seed 20260125] > drawn.jsonl
+    .venv/bin/python -m training.draw_topic_headlines [--seed 20260125] > drawn.jsonl
 
-Why: the labellers' reddit batches (benchmarks/data/train/) follow the corpus, where sports,
+Why: the labellers' reddit batches (training/data/) follow the corpus, where sports,
 science and disasters are rare (5 sports headlines in 800), so the classifier learnt those
 topics from our written sample headlines only. This draws, with a fixed seed, from the
 subreddits where those topics live (QUOTAS) plus a top-up of disaster words, excluding every
 headline already labelled anywhere and every headline of the yardstick
 (benchmarks/data/enrichment_dev.jsonl). The drawn titles are labelled by hand per
-benchmarks/data/LABELLING.md into indexer/enrich/topic_train_c.jsonl; all are kept, whatever
+benchmarks/data/LABELLING.md into training/data/topic_train_c.jsonl; all are kept, whatever
 their topic turns out to be.
 """
 
@@ -20,7 +20,7 @@ import random
 import re
 import sys
 
-from indexer.enrich.train_topics import REDDIT_FILES, REPO, SAMPLE_FILES, YARDSTICK, normalise
+from training.train_topics import REDDIT_FILES, REPO, SAMPLE_FILES, YARDSTICK, normalise
 
 CORPUS = REPO.parent / "shared" / "corpora" / "reddit-news-headlines-2022-07.json"
 SOURCE = "reddit-2022-07"
