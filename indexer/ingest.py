@@ -4,7 +4,9 @@
 `serve` on an empty data directory); `reindex` builds a complete new generation from whole
 dumps, verifies it and swaps it in atomically (`eventsearch reindex`). Both stream: memory
 holds the ids seen so far, a few batches in flight and the writer's heap, whatever the size
-of the dump. Their summary always adds up: read = indexed + merged + rejected.
+of the dump, plus a headline vector per event with a story for story linking (1 KB each;
+indexer/story_links.py), whose events without a story wait in a temporary file. Their
+summary always adds up: read = indexed + merged + rejected.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from indexer.index.writer import EventWriter
 from indexer.readers import Rejected, Skipped, iter_records, ndjson
 from indexer.readers.fold import Folder, StreamFolder, as_current
 from indexer.record import Event
+from indexer.story_links import StoryLinker
 
 REJECTS_FILE = "rejected.jsonl"
 CACHE_FILE = "enrichment-cache.sqlite"
@@ -47,6 +50,8 @@ class IngestSummary:
     rejected: int = 0
     skipped: int = 0
     cache_hits: int = 0
+    suggested: int = 0  # events given a story suggestion shown at the threshold
+    linking_seconds: float = 0.0  # CPU time of story linking, within `seconds`
     seconds: float = 0.0
     generation: str | None = None
     rejects_path: Path | None = None
@@ -66,6 +71,8 @@ class IngestSummary:
             "rejected": self.rejected,
             "skipped_non_events": self.skipped,
             "cache_hits": self.cache_hits,
+            "stories_suggested": self.suggested,
+            "linking_seconds": round(self.linking_seconds, 3),
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.rate, 1),
             "generation": self.generation,
@@ -171,9 +178,14 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
             # Workers fork when enrich() is called: before the index writer starts threads.
             labelled = enricher.enrich(events)
             status = _StatusFile(options.status_path, summary, started)
+            # Events without a story pass last, with the story their neighbours suggest.
+            linker = StoryLinker(None if fresh else _stories_between(index))
             with EventWriter(index, heap_size=options.writer_heap, threads=options.writer_threads,
                              fresh=fresh) as writer:
-                written = writer.upsert(status.track(_progress(labelled, options.progress)))
+                written = writer.upsert(
+                    linker.link(status.track(_progress(labelled, options.progress))))
+                for stale_id in linker.stale:
+                    writer.delete(stale_id)
                 if folder.pending:
                     status.write("folding again")
                     _rewrite_folded(records(), folder.pending, writer, nlp, options, cache)
@@ -184,6 +196,8 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
     summary.indexed = written - folder.superseded
     summary.merged = folder.merged
     summary.cache_hits = enricher.cache_hits
+    summary.suggested = linker.suggested
+    summary.linking_seconds = linker.seconds
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -215,6 +229,28 @@ def _rewrite_folded(records: Iterable[Event | Rejected | Skipped], ids: set[str]
     for event in enricher.enrich(as_current(e) for e in folder.events()):
         writer.delete(event.id)  # a fresh writer's upsert deletes only old slugs
         writer.upsert([event])
+
+
+def _stories_between(index: tantivy.Index):
+    """The index's events dated between two day numbers (since 1970), for the story linker."""
+    decoder = msgspec.msgpack.Decoder(Event)
+
+    def between(first: int, last: int) -> list[Event]:
+        searcher = index.searcher()
+        query = tantivy.Query.range_query(index.schema, "rank", tantivy.FieldType.Integer,
+                                          first * 2**32, (last + 1) * 2**32 - 1)
+        count = searcher.search(query, limit=1).count
+        if not count:
+            return []
+        events = []
+        for _, address in searcher.search(query, limit=count).hits:
+            doc = searcher.doc(address)
+            event = decoder.decode(doc.get_first("payload"))
+            event.id, event.headline = doc.get_first("id"), doc.get_first("headline")
+            events.append(event)
+        return events
+
+    return between
 
 
 def _verify(index: tantivy.Index, summary: IngestSummary) -> None:

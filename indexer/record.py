@@ -102,6 +102,10 @@ class Event(msgspec.Struct, omit_defaults=True):
     source_format Reader that produced the record ("page-md", "page-json", "page-xml",
                   "wikitimes", "ndjson"); several joined by "+" after folding.
     source_path   Where in the dump the record came from (file, or container!member).
+    suggested_story            For an event without a story: the story of its nearest
+                               labelled neighbours (indexer/story_links.py), set at index
+                               time, never when `story` is set.
+    suggested_story_confidence Its calibrated probability of being right, 0..1.
     """
 
     id: str
@@ -116,6 +120,8 @@ class Event(msgspec.Struct, omit_defaults=True):
     related: list[RelatedLink] = []
     source_format: str = ""
     source_path: str = ""
+    suggested_story: str | None = None
+    suggested_story_confidence: float | None = None
 
     @property
     def aliases(self) -> list[str]:

@@ -27,7 +27,10 @@ class SourceOut:
 @dataclass(slots=True)
 class Hit:
     """One event as a search result. `snippet` is the headline as HTML: matched terms in
-    <b>, everything else escaped."""
+    <b>, everything else escaped. `suggested_story`: for an event without a story, the
+    story its nearest labelled neighbours suggest, shown (and counted in the story facet
+    and filter) only at or above the linking threshold, with its calibrated
+    `suggested_story_confidence` (indexer/story_links.py)."""
 
     id: str
     date: dt.date
@@ -38,6 +41,8 @@ class Hit:
     countries: list[CountryOut]
     entities: list[EntityOut]
     sources: list[SourceOut]
+    suggested_story: str | None = None
+    suggested_story_confidence: float | None = None
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ import zlib
 
 import tantivy
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """Bump on any change below: an index carrying another version is rebuilt, never misread."""
 
 FULL_TEXT_FIELDS = ("headline", "story_text", "entity_text", "source_text")
@@ -141,6 +141,10 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("entity_key", indexed=True, fast=True)
     # label_key of the story, for the story facet likewise.
     builder.add_integer_field("story_key", indexed=True, fast=True)
+    # A story suggested by the labelled neighbours (indexer/story_links.py) and its
+    # confidence; at or above the threshold it is also in `story` and `story_key`.
+    builder.add_text_field("suggested_story", tokenizer_name="raw")
+    builder.add_float_field("suggested_story_confidence", indexed=True, fast=True)
     # Indexed, not fast: a range over it is a union of a few posting lists, cheap to intersect.
     builder.add_integer_field("sample", indexed=True)
     builder.add_bytes_field("payload", stored=True)

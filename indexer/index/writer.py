@@ -16,6 +16,7 @@ from indexer.index.schema import (
     typed_entities,
 )
 from indexer.record import Event
+from indexer.story_links import shown_story
 
 _encoder = msgspec.msgpack.Encoder()
 _EPOCH = dt.date(1970, 1, 1)
@@ -32,6 +33,12 @@ def to_document(event: Event, aliases: list[str] | None = None) -> tantivy.Docum
         doc.add_text("story", event.story)
         doc.add_text("story_text", event.story)
         doc.add_integer("story_key", label_key(event.story))
+    elif event.suggested_story:
+        doc.add_text("suggested_story", event.suggested_story)
+        doc.add_float("suggested_story_confidence", event.suggested_story_confidence or 0.0)
+        if shown_story(event):  # counts in the story facet and filter, not in the words
+            doc.add_text("story", event.suggested_story)
+            doc.add_integer("story_key", label_key(event.suggested_story))
     for topic in event.topics:
         doc.add_text("topic", topic)
     for code in event.countries:

@@ -29,6 +29,7 @@ import tantivy
 from indexer.enrich.countries import country_name
 from indexer.index.schema import SAMPLE_BUCKETS, label_key, typed_entities
 from indexer.record import TOPIC_LABELS, Event
+from indexer.story_links import shown_story
 from service.models import FacetValue
 from service.search.query import (
     BadQuery,
@@ -197,7 +198,9 @@ FACETS = (
     TermsFacet("country", label=country_name),
     TermsFacet("topic", label=lambda slug: TOPIC_LABELS.get(slug, slug)),
     EntityFacet(),
-    KeyedFacet("story", "story_key", lambda event: [event.story] if event.story else []),
+    # A suggested story at or above the threshold is indexed as a story (writer.py).
+    KeyedFacet("story", "story_key",
+               lambda event: [story] if (story := event.story or shown_story(event)) else []),
     TermsFacet("source"),
     _DATE,
 )

@@ -9,6 +9,7 @@ import tantivy
 
 from indexer.enrich.countries import country_name
 from indexer.record import Event
+from indexer.story_links import shown_story
 from service.models import CountryOut, EntityOut, Hit, SourceOut
 
 _decoder = msgspec.msgpack.Decoder(Event)
@@ -34,6 +35,9 @@ def hit_fields(event: Event, snippet: str | None = None) -> dict:
         countries=[CountryOut(code=c, name=country_name(c)) for c in event.countries],
         entities=[EntityOut(name=e.name, type=e.type) for e in event.entities],
         sources=[SourceOut(name=s.name, url=s.url) for s in event.sources],
+        suggested_story=shown_story(event),
+        suggested_story_confidence=(event.suggested_story_confidence
+                                    if shown_story(event) else None),
     )
 
 
