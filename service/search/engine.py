@@ -45,13 +45,12 @@ from service.search.query import (
 )
 from service.search.related import (
     CANDIDATES,
-    MEANING_DEPTH,
-    blended,
+    Candidate,
     candidate_queries,
-    context_tags,
+    entity_weights,
     headline_query,
+    rank,
     score_parts,
-    with_meaning,
 )
 from service.search.render import hit, hit_fields, stored_event
 from service.search.result_cache import ResultCache, index_state
@@ -226,29 +225,30 @@ class EventIndex:
     def related_to(self, event: Event, size: int, filters: SearchRequest | None = None,
                    searcher: tantivy.Searcher | None = None) -> list[RelatedHit]:
         """Events related to `event` (stored or a draft), best first; see related.py."""
+        return rank(event, self.related_candidates(event, filters, searcher), size)
+
+    def related_candidates(self, event: Event, filters: SearchRequest | None = None,
+                           searcher: tantivy.Searcher | None = None) -> list[Candidate]:
+        """Every candidate for `related_to`, with all its parts but meaning."""
         searcher = searcher or self.index.searcher()
         restrict = filter_queries(self.schema, filters or SearchRequest())
         text_scores: dict[tuple[int, int], float] = {}
-        candidates: dict[tuple[int, int], tantivy.DocAddress] = {}
+        addresses: dict[tuple[int, int], tantivy.DocAddress] = {}
         for number, query in enumerate(candidate_queries(self.schema, event)):
             for score, address in searcher.search(must_all([query, *restrict]),
                                                   limit=CANDIDATES).hits:
                 key = (address.segment_ord, address.doc)
-                candidates[key] = address
+                addresses[key] = address
                 if number == 0:
                     text_scores[key] = score
         best_text = max(text_scores.values(), default=0.0)
-        scored = []
-        for key, address in candidates.items():
+        idf = entity_weights(searcher, event)
+        candidates = []
+        for key, address in addresses.items():
             other = stored_event(searcher.doc(address))
-            parts = score_parts(event, other, text_scores.get(key, 0.0), best_text)
-            scored.append((blended(parts), other.id, other, parts))
-        scored.sort(key=lambda entry: (-entry[0], entry[1]))
-        # Only the best few are rendered and weighed for meaning (related.py).
-        best = [RelatedHit(**hit_fields(other), score=score, score_parts=parts,
-                           context=context_tags(event, other))
-                for score, _, other, parts in scored[:max(MEANING_DEPTH, size)]]
-        return with_meaning(event, best)[:size]
+            parts = score_parts(event, other, text_scores.get(key, 0.0), best_text, idf)
+            candidates.append(Candidate(other, parts))
+        return candidates
 
     def plain_more_like_this(self, event_id: str, size: int) -> list[str]:
         """Ids ranked by Tantivy more-like-this alone: the baseline of the related blend."""

@@ -1,22 +1,28 @@
-"""Related events, ranked by a documented blend and explained.
+"""Related events: candidates from Tantivy, ranked by a model learned from the Current Events
+Portal's stories, and explained.
 
 Candidates: the top hits of Tantivy more-like-this on the headline, plus the top hits
 sharing an entity, country or the story (both under the request's filters). Each candidate
-gets six parts in [0, 1], and its score is their weighted sum (`WEIGHTS`):
+gets seven parts in [0, 1]:
 
-  text       more-like-this score over the headline's distinctive words, / the best one
-  entities   shared entities (people, organisations, places...), / min(3, the event's)
-  countries  shared countries, / the event's
-  story      1 when both carry the same story label
-  time       0.5 ** (days apart / 30): events close in time are likelier one story
-  meaning    cosine of the two headlines' WordLlama vectors (topic_embedding.py; 0 if
-             negative): one story told in other words ("grain ship detained" and "stolen
-             Ukrainian grain"). Computed for the best `MEANING_DEPTH` (or the page size)
-             by the other parts, which are then re-ranked (about 25 microseconds a headline).
+  text         more-like-this score over the headline's distinctive words, / the best one
+  entities     shared entities (people, organisations, places...), each weighted by its
+               inverse document frequency, / the event's own: a shared "Ukraine" says less
+               than a shared "Zaporizhzhia Nuclear Power Plant"
+  countries    shared countries, / the event's
+  story        1 when both carry the same story label
+  story_words  share of the other event's story words (4+ letters) found in this headline:
+               an event without a story still finds the story it belongs to
+  time         0.5 ** (days apart / 30): events close in time are likelier one story
+  meaning      cosine of the two headlines' WordLlama vectors (topic_embedding.py; 0 if
+               negative): one story told in other words
 
-The weights were chosen on the related-events dev set (benchmarks/related_eval.py); the
-meaning weight of 2.0 was the best of 0.5, 1, 2 and 4 there (precision@5 0.845, 0.858,
-0.864, 0.859; 0.808 without it).
+The score is the chance that the other event sits under the same Portal story heading,
+P(same story) = sigmoid(bias + sum of weight * part), a logistic regression learned by
+`training/train_related.py` from Portal events 2015-2017 (pairs under one heading are
+related), its regularisation chosen on 2018; `related_model.json` beside this module holds
+the weights and the figures. Only the best `MEANING_DEPTH` (or the page size) by the other
+parts get the meaning part (about 25 microseconds a headline) and are ranked again.
 
 `context` lists the shared tags (entity names, country names, the story) alphabetically,
 as the source pages' "Context:" lines do.
@@ -24,7 +30,11 @@ as the source pages' "Context:" lines do.
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import tantivy
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -33,13 +43,45 @@ from indexer.enrich.countries import country_name
 from indexer.enrich.topic_embedding import embed
 from indexer.record import Event
 from service.models import RelatedHit
+from service.search.render import hit_fields
 
-WEIGHTS = {"text": 1.0, "entities": 0.8, "countries": 0.3, "story": 1.0, "time": 0.3,
-           "meaning": 2.0}
-MEANING_DEPTH = 20  # or the page size if larger; 20, 30 and 50 gave the same precision@5
+MODEL_PATH = Path(__file__).with_name("related_model.json")
+PARTS = ("text", "entities", "countries", "story", "story_words", "time", "meaning")
+MEANING_DEPTH = 20  # or the page size if larger
 TIME_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 100
 _STOP_WORDS = sorted(STOP_WORDS)
+_WORD = re.compile(r"[a-z]{4,}")
+
+
+@dataclass(frozen=True)
+class RelatedModel:
+    """A linear model over the parts: `weights` by part name and a `bias`."""
+
+    weights: dict[str, float]
+    bias: float
+
+    @classmethod
+    def read(cls, path: Path = MODEL_PATH) -> RelatedModel:
+        model = json.loads(path.read_text(encoding="utf-8"))
+        if set(model["weights"]) != set(PARTS):
+            raise ValueError(f"{path} weighs {sorted(model['weights'])}, not the parts {PARTS}")
+        return cls(weights=model["weights"], bias=model["bias"])
+
+    def logit(self, parts: dict[str, float]) -> float:
+        return self.bias + sum(self.weights[name] * value for name, value in parts.items())
+
+    def score(self, parts: dict[str, float]) -> float:
+        return round(1.0 / (1.0 + math.exp(-self.logit(parts))), 4)
+
+
+MODEL = RelatedModel.read()
+
+
+@dataclass
+class Candidate:
+    event: Event
+    parts: dict[str, float]
 
 
 def candidate_queries(schema: tantivy.Schema, event: Event) -> list[tantivy.Query]:
@@ -53,40 +95,67 @@ def candidate_queries(schema: tantivy.Schema, event: Event) -> list[tantivy.Quer
 
 
 def headline_query(schema: tantivy.Schema, event: Event) -> tantivy.Query:
-    """Plain more-like-this, the baseline the blend is measured against."""
+    """Plain more-like-this, the baseline the ranking is measured against."""
     return _excluding(schema, event, _headline_likeness(schema, event.headline))
 
 
-def score_parts(event: Event, other: Event, text_score: float, best_text: float) -> dict[str, float]:
-    mine = _entity_names(event)
+def entity_weights(searcher: tantivy.Searcher, event: Event) -> dict[str, float]:
+    """Inverse document frequency of each of the event's entities (countries aside)."""
+    documents = max(searcher.num_docs, 1)
+    return {name: math.log(1 + documents / (1 + searcher.doc_freq("entity", name)))
+            for name in _entity_names(event)}
+
+
+def score_parts(event: Event, other: Event, text_score: float, best_text: float,
+                idf: dict[str, float]) -> dict[str, float]:
+    """Every part but `meaning`, which `rank` adds to the best few."""
+    mine = sum(idf.values())
+    shared = sum(weight for name, weight in idf.items() if name in _entity_names(other))
     return {
         "text": round(text_score / best_text, 4) if best_text else 0.0,
-        "entities": round(min(1.0, len(mine & _entity_names(other)) / min(3, len(mine)))
-                          if mine else 0.0, 4),
+        "entities": round(shared / mine, 4) if mine else 0.0,
         "countries": round(len(set(event.countries) & set(other.countries))
                            / len(event.countries), 4) if event.countries else 0.0,
         "story": 1.0 if event.story and event.story == other.story else 0.0,
+        "story_words": _story_words(event, other),
         "time": round(math.pow(0.5, abs((event.date - other.date).days) / TIME_HALF_LIFE_DAYS), 4),
     }
 
 
-def blended(parts: dict[str, float]) -> float:
-    return round(sum(WEIGHTS[name] * value for name, value in parts.items()), 4)
+def with_meaning(event: Event, candidates: list[Candidate]) -> None:
+    """Adds the `meaning` part to each candidate."""
+    if not candidates:
+        return
+    vectors = embed([event.headline, *(c.event.headline for c in candidates)])
+    for candidate, cosine in zip(candidates, vectors[1:] @ vectors[0], strict=True):
+        candidate.parts["meaning"] = round(max(0.0, float(cosine)), 4)
 
 
-def with_meaning(event: Event, best: list[RelatedHit]) -> list[RelatedHit]:
-    """`best` (the best by the other parts) given their `meaning` part and ranked again."""
-    if not best:
-        return best
-    vectors = embed([event.headline, *(hit.headline for hit in best)])
-    for hit, cosine in zip(best, vectors[1:] @ vectors[0]):
-        hit.score_parts["meaning"] = round(max(0.0, float(cosine)), 4)
-        hit.score = blended(hit.score_parts)
-    return sorted(best, key=lambda h: (-h.score, h.id))
+def rank(event: Event, candidates: list[Candidate], size: int,
+         model: RelatedModel = MODEL) -> list[RelatedHit]:
+    """The best `size` candidates: ranked by all parts but meaning, then the best few by
+    all parts."""
+    # Meaning is left out of the first ranking even where an earlier ranking added it.
+    candidates.sort(key=lambda c: (-model.logit({**c.parts, "meaning": 0.0}), c.event.id))
+    best = candidates[:max(MEANING_DEPTH, size)]
+    with_meaning(event, best)
+    best.sort(key=lambda c: (-model.logit(c.parts), c.event.id))
+    return [RelatedHit(**hit_fields(c.event), score=model.score(c.parts), score_parts=c.parts,
+                       context=context_tags(event, c.event))
+            for c in best[:size]]
 
 
 def context_tags(event: Event, other: Event) -> list[str]:
     return sorted(_tags(event) & _tags(other), key=str.casefold)
+
+
+def _story_words(event: Event, other: Event) -> float:
+    if not other.story:
+        return 0.0
+    words = set(_WORD.findall(other.story.lower())) - STOP_WORDS
+    if not words:
+        return 0.0
+    return round(len(words & set(_WORD.findall(event.headline.lower()))) / len(words), 4)
 
 
 def _excluding(schema: tantivy.Schema, event: Event, query: tantivy.Query) -> tantivy.Query:
