@@ -2,11 +2,14 @@
 date, by page number or by cursor.
 
 Date order uses the `rank` field (day, then a hash of the id): unique, so a cursor is an
-exact search_after that stays right while events are added or removed. Relevance cursors
-remember the last (score, rank) and the position, and look for the continuation in a
-window around that position: exact while the index does not change, and without repeats
-when it does. Every page after the first also gets a `prev_cursor`, a cursor that looks
-back from its first hit: "Newer" and "Older" links both stay cursors, however deep.
+exact search_after that stays right while events are added or removed. Relevance order is
+score, then `rank` among equal scores (short headlines tie often): Tantivy breaks ties by
+its own document order instead, so each window of relevance hits is read on past its last
+score and sorted (`_relevance_window`). Relevance cursors remember the last (score, rank)
+and the position, and look for the continuation in a window around that position: exact
+while the index does not change, and without repeats when it does. Every page after the
+first also gets a `prev_cursor`, a cursor that looks back from its first hit: "Newer" and
+"Older" links both stay cursors, however deep.
 """
 
 from __future__ import annotations
@@ -101,25 +104,42 @@ def _by_relevance(searcher, query, request: SearchRequest) -> Page:
     cursor, size = request.cursor, request.size
     if cursor is None:
         offset = (request.page - 1) * size
-        result = searcher.search(query, limit=size, offset=offset)
-        return _relevance_page(searcher, request, result.count, result.hits, offset)
-    position = cursor.position
+        total, window = _relevance_window(searcher, query, offset, size)
+        return _relevance_page(searcher, request, total, [hit for hit, _ in window], offset)
+    position, mark = cursor.position, (cursor.score, -cursor.rank)
     if cursor.before:
         # Look back from the remembered position for the hits ranked before (score, rank).
         start = max(0, position - 2 * size)
-        result = searcher.search(query, limit=(position - start) + 2 * size, offset=start)
-        earlier = [hit for hit, key in zip(result.hits, _keys(searcher, result.hits))
-                   if key > (cursor.score, -cursor.rank)]
+        total, window = _relevance_window(searcher, query, start, (position - start) + 2 * size)
+        earlier = [hit for hit, key in window if key > mark]
         hits = earlier[-size:]
         first = max(0, position - len(hits))
         more = len(earlier) > len(hits) or start > 0
-        return _relevance_page(searcher, request, result.count, hits, first, more)
+        return _relevance_page(searcher, request, total, hits, first, more)
     # Look around the remembered position for the hits that come after (score, rank).
     start = max(0, position - size)
-    result = searcher.search(query, limit=3 * size + (position - start), offset=start)
-    after = [hit for hit, key in zip(result.hits, _keys(searcher, result.hits))
-             if key < (cursor.score, -cursor.rank)]
-    return _relevance_page(searcher, request, result.count, after[:size], position, True)
+    total, window = _relevance_window(searcher, query, start, 3 * size + (position - start))
+    after = [hit for hit, key in window if key < mark]
+    return _relevance_page(searcher, request, total, after[:size], position, True)
+
+
+def _relevance_window(searcher, query, offset: int, limit: int):
+    """(total, hits `offset` to `offset + limit` in relevance order, each with its key).
+
+    Tantivy's top hits end in the middle of a run of equal scores wherever its document
+    order puts the cut, not where `rank` does: read on until the score drops (or the hits
+    run out), so the run is whole, then sort by key and cut there.
+    """
+    wanted = offset + limit
+    fetch = wanted + max(limit, 16)
+    while True:
+        result = searcher.search(query, limit=fetch)
+        hits = result.hits
+        if len(hits) <= wanted or hits[-1][0] < hits[wanted - 1][0] or len(hits) < fetch:
+            break
+        fetch *= 2
+    keyed = sorted(zip(hits, _keys(searcher, hits)), key=lambda pair: pair[1], reverse=True)
+    return result.count, keyed[offset:wanted]
 
 
 def _relevance_page(searcher, request: SearchRequest, total: int, hits, first: int,
