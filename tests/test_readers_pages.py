@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import msgspec
 import pytest
 
 from indexer.readers import Rejected, iter_records, read_dump
-from indexer.record import Event
+from indexer.record import Event, Source
+from indexer.writers import PAGE_FORMATS, write_page
 
 SEED_MD = Path(__file__).parents[2] / "shared" / "seeds" / "000_09b32f0e179bd6a4.txt"
 SEED_DIR = Path(__file__).parent / "fixtures_readers" / "seed"
@@ -64,6 +66,43 @@ def test_json_page_may_name_its_slug_by_path_and_have_no_changes(tmp_path: Path)
     assert (event.id, event.headline, event.versions) == (
         "a-kite-festival-opens", "A kite festival opens.", [],
     )
+
+
+@pytest.mark.parametrize("extension", PAGE_FORMATS)
+def test_written_pages_carry_topics_as_section_labels_and_read_back(
+    tmp_path: Path, extension: str
+) -> None:
+    event = Event(id="a-kite-festival-opens", date=dt.date(2020, 5, 1),
+                  headline="A kite festival opens.", story="Kites",
+                  topics=["arts-culture", "sports"], sources=[Source("Kite Times", "http://k.t/1")])
+    written = write_page(event, extension)
+    assert b"Arts and culture" in written and b"arts-culture" not in written
+    page = tmp_path / f"page.{extension}"
+    page.write_bytes(written)
+    read = _only_event(page)
+    assert read.topics == ["arts-culture", "sports"]  # in order: the primary topic first
+    assert _content(read) == event
+
+
+@pytest.mark.parametrize(("extension", "topics"), [
+    ("json", '"topics": ["Law and crime", "SPORTS", "armed-conflicts", "Gossip", "law-crime"],'),
+    ("xml", ("<topics><topic>Law and  crime</topic><topic>SPORTS</topic>"
+             "<topic>armed-conflicts</topic><topic>Gossip</topic><topic>law-crime</topic></topics>")),
+    ("md", ("### Topics:\n\n1. Law and crime\n- SPORTS\n1. armed-conflicts\n1. Gossip\n"
+            "1. law-crime\n")),
+])
+def test_page_topics_are_read_leniently(tmp_path: Path, extension: str, topics: str) -> None:
+    """Labels in any case, slugs too; unknown labels and repeats are dropped."""
+    pages = {
+        "json": '{"date": "2020-05-01", %s "slug": "a-kite", "headline": "A kite."}',
+        "xml": '<event date="2020-05-01" slug="a-kite"><headline>A kite.</headline>%s</event>',
+        "md": "### [2020-05-01](/news/2020/05/01/index.md)\n# A kite.\n\n%s",
+    }
+    page = tmp_path / f"a-kite.{extension}"
+    page.write_text(pages[extension] % topics)
+    assert _only_event(page).topics == ["law-crime", "sports", "armed-conflicts"]
+    page.write_text(pages[extension] % "")
+    assert _only_event(page).topics == []  # none given: the enricher decides
 
 
 @pytest.mark.parametrize(

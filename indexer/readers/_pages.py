@@ -1,4 +1,5 @@
-"""Helpers shared by the three event-page readers (Markdown, JSON, XML): slugs and dates."""
+"""Helpers shared by the three event-page readers (Markdown, JSON, XML): slugs, dates and
+topics."""
 
 from __future__ import annotations
 
@@ -6,12 +7,18 @@ import datetime as dt
 import re
 from urllib.parse import unquote
 
+from indexer.record import TOPIC_LABELS
+
 _NEWS_PATH = re.compile(
     r"/news/(?P<year>\d{4})/(?P<month>\d{1,2})/(?P<day>\d{1,2})/"
     r"(?P<slug>[^/?#]+?)(?:\.\w+)?(?:[?#].*)?$"
 )
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PAGE_EXTENSIONS = (".gz", ".md", ".json", ".xml", ".html", ".txt")
+
+
+_TOPIC_OF_NAME = {name.casefold(): slug for slug, name in TOPIC_LABELS.items()}
+_TOPIC_OF_NAME.update({slug: slug for slug in TOPIC_LABELS})
 
 
 class PageError(ValueError):
@@ -62,3 +69,11 @@ def _strip_extensions(name: str) -> str:
     for extension in _PAGE_EXTENSIONS:
         name = name.removesuffix(extension)
     return name
+
+
+def topics_of(names: list[str]) -> list[str]:
+    """Topic slugs for a page's topics, written as the Portal's section labels ("Armed conflicts
+    and attacks"); a slug ("armed-conflicts") or another case is read too. An unknown name is
+    dropped, not fatal: with no topics left, the enricher decides them."""
+    slugs = (_TOPIC_OF_NAME.get(" ".join(name.split()).casefold()) for name in names)
+    return list(dict.fromkeys(slug for slug in slugs if slug))

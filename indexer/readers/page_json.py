@@ -13,7 +13,7 @@ from typing import BinaryIO
 import msgspec
 
 from indexer.readers import Rejected, Skipped
-from indexer.readers._pages import PageError, date_of_path, parse_date, slug_of
+from indexer.readers._pages import PageError, date_of_path, parse_date, slug_of, topics_of
 from indexer.record import Event, RelatedLink, Source, Version
 
 FORMAT = "page-json"
@@ -46,6 +46,7 @@ class _Page(msgspec.Struct):
     slug: str | None = None
     path: str | None = None
     story: str | None = None
+    topics: list[str] = []
     sources: list[_Source] = []
     changes: list[_Change] = []
     related: list[_Related] = []
@@ -74,6 +75,7 @@ def _to_event(page: _Page, location: str) -> Event:
         date=parse_date(page.date),
         headline=page.headline.strip(),
         story=page.story.strip() if page.story else None,
+        topics=topics_of(page.topics),
         sources=[Source(name=s.name.strip(), url=s.url) for s in page.sources],
         versions=versions,
         related=[_related(link) for link in page.related],

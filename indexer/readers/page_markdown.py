@@ -14,7 +14,14 @@ from typing import BinaryIO
 import msgspec
 
 from indexer.readers import Rejected, Skipped
-from indexer.readers._pages import PageError, date_of_path, file_stem, parse_date, slug_of
+from indexer.readers._pages import (
+    PageError,
+    date_of_path,
+    file_stem,
+    parse_date,
+    slug_of,
+    topics_of,
+)
 from indexer.record import Event, RelatedLink, Source, Version
 
 FORMAT = "page-md"
@@ -39,6 +46,7 @@ class _Page(msgspec.Struct):
     date: str | None = None
     story: str | None = None
     headline: str | None = None
+    topics: list[str] = []
     sources: list[Source] = []
     versions: list[Version] = []
     related: list[RelatedLink] = []
@@ -92,6 +100,8 @@ def _add_item(page: _Page, section: str, item: str) -> None:
     text = text.strip()
     if section == "sources":
         page.sources.append(Source(name=text, url=url))
+    elif section == "topics":
+        page.topics.append(text)
     elif section == "changes" and url:
         page.versions.append(_version(text, url, rest))
     elif section == "related" and url:
@@ -123,6 +133,7 @@ def _to_event(page: _Page, location: str) -> Event:
         date=_event_date(page, location),
         headline=page.headline or "",
         story=page.story,
+        topics=topics_of(page.topics),
         sources=page.sources,
         versions=page.versions,
         related=page.related,

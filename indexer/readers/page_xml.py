@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from indexer.readers import Rejected, Skipped
-from indexer.readers._pages import PageError, date_of_path, parse_date, slug_of
+from indexer.readers._pages import PageError, date_of_path, parse_date, slug_of, topics_of
 from indexer.record import Event, RelatedLink, Source, Version
 
 FORMAT = "page-xml"
@@ -57,6 +57,7 @@ def _to_event(root: ElementTree.Element, location: str) -> Event:
         date=parse_date(date),
         headline=headline,
         story=_text(_child(root, "story")) or None,
+        topics=topics_of([_text(t) for t in _grandchildren(root, "topics", "topic")]),
         sources=[_source(s) for s in _grandchildren(root, "sources", "source")],
         versions=versions,
         related=[_related(link) for link in _grandchildren(root, "related", "link")],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from indexer.record import Event
+from indexer.record import TOPIC_LABELS, Event
 
 
 def write(event: Event) -> bytes:
@@ -13,6 +13,7 @@ def write(event: Event) -> bytes:
         "slug": event.id,
         "story": event.story,
         "headline": event.headline,
+        "topics": [TOPIC_LABELS.get(topic, topic) for topic in event.topics],
         "sources": [{"name": s.name, "url": s.url} for s in event.sources],
         "changes": [{"slug": v.slug, "headline": v.headline, "timestamp": v.timestamp,
                      "current": v.current} for v in event.versions],

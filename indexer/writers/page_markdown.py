@@ -6,7 +6,7 @@ becomes one space.
 
 from __future__ import annotations
 
-from indexer.record import Event, RelatedLink, Version
+from indexer.record import TOPIC_LABELS, Event, RelatedLink, Version
 from indexer.writers import day_path, page_path
 
 
@@ -22,6 +22,10 @@ def write(event: Event) -> bytes:
     if event.story:
         lines.append(f"##### {one_line(event.story)}")
     lines += [f"# {one_line(event.headline)}", ""]
+    if event.topics:
+        lines += ["### Topics:", ""]
+        lines += [f"1. {TOPIC_LABELS.get(topic, topic)}" for topic in event.topics]
+        lines.append("")
     if event.sources:
         lines += ["### Sources:", ""]
         lines += [f"1. [{one_line(s.name)}]({s.url})" for s in event.sources]

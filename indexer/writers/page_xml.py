@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from indexer.record import Event
+from indexer.record import TOPIC_LABELS, Event
 
 
 def write(event: Event) -> bytes:
@@ -13,6 +13,10 @@ def write(event: Event) -> bytes:
     if event.story:
         ElementTree.SubElement(root, "story").text = event.story
     ElementTree.SubElement(root, "headline").text = event.headline
+    if event.topics:
+        topics = ElementTree.SubElement(root, "topics")
+        for topic in event.topics:
+            ElementTree.SubElement(topics, "topic").text = TOPIC_LABELS.get(topic, topic)
     sources = ElementTree.SubElement(root, "sources")
     for source in event.sources:
         ElementTree.SubElement(sources, "source", name=source.name, url=source.url)
