@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/reindex.py [--events-cold 100000] [--events-warm 1000000]
         [--processes 2] [--seed 20220701] [--ceiling-sample 20000] [--no-swap-check]
         [--out benchmarks/results] [--work-dir benchmarks/results/reindex-work]
+    .venv/bin/python benchmarks/reindex.py --portal [PATH] [--processes 2] [--out ...]
 
 Steps, in this order, in one run:
 
@@ -38,6 +39,17 @@ swap      (unless --no-swap-check) `eventsearch serve` on the data directory, a 
 
 Prints a Markdown table (figure, target, PASS/FAIL) and writes `reindex.json` and
 `reindex.md` to --out.
+
+--portal [PATH] measures the real archive instead (default PATH: benchmarks/_portal.py's
+DEFAULT_PORTAL, /work/shared/corpora/portal-2002-2025.ndjson.gz; it stops if the file is
+missing): the ceiling over --ceiling-sample of its headlines, then `eventsearch reindex` of
+the whole file cold (empty data directory OUT/portal-work/ours, so an empty cache) and warm
+(the same command again: unchanged text, cache full), each with its summary (read, indexed,
+merged, rejected, cache hits), events/s, the live generation's size on disk and peak RSS,
+measured as above. No dumps, no swap check. The table puts the synthetic run's figures from
+OUT/reindex.json (its last run, not repeated) beside the archive's; `reindex-portal.json`
+and `.md` go to --out. The warm run's index stays in OUT/portal-work/ours, where
+`search.py --corpus portal` and `web.py --corpus portal` find it.
 """
 
 from __future__ import annotations
@@ -65,6 +77,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil  # noqa: E402
 
 import generate_dump  # noqa: E402
+from _portal import (  # noqa: E402
+    DEFAULT_PORTAL,
+    live_generation_bytes,
+    portal_headlines,
+    portal_root,
+    require_portal,
+)
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 EVENTSEARCH = Path(sys.executable).parent / "eventsearch"
@@ -111,7 +130,7 @@ def measure_ceiling(pool: list[str], sample: int, processes: int, seed: int) -> 
     # Load the gazetteer and warm the model once in this process, before workers fork.
     for _ in nlp.pipe(texts[:BATCH_SIZE], batch_size=BATCH_SIZE):
         pass
-    _log(f"ceiling: nlp.pipe over {len(texts)} pool texts, {nlp.pipe_names}, "
+    _log(f"ceiling: nlp.pipe over {len(texts)} texts, {nlp.pipe_names}, "
          f"n_process={processes}, batch_size={BATCH_SIZE}")
     children_before = _children_cpu()
     load = _MachineLoad()
@@ -310,6 +329,7 @@ def run_reindex(label: str, dump: Path, data_dir: Path, processes: int, log_dir:
         _log(f"  FAILED: {result['error']}")
         return result
     result["summary"] = summary
+    result["index_bytes"] = live_generation_bytes(data_dir)
     indexed = summary["indexed"]
     result["events_per_s_end_to_end"] = round(indexed / wall, 1)
     if summary.get("seconds"):
@@ -438,6 +458,152 @@ def _wait_healthy(base: str, server: subprocess.Popen, timeout: float = 120) -> 
     raise RuntimeError(f"server not healthy after {timeout} s")
 
 
+# --- the real archive ----------------------------------------------------------------------
+
+
+def check_portal_counts(result: dict, events_in_file: int, warm: bool) -> list[str]:
+    """What does not add up in a reindex summary of the archive (empty when all is well)."""
+    summary = result.get("summary")
+    if summary is None:
+        return [result.get("error", "no summary")]
+    problems = []
+    if result["exit_code"] not in (0, 3):
+        problems.append(f"exit code {result['exit_code']}")
+    if summary["read"] != summary["indexed"] + summary["merged"] + summary["rejected"]:
+        problems.append("read != indexed + merged + rejected")
+    if summary["read"] != events_in_file:
+        problems.append(f"read {summary['read']} != {events_in_file} lines in the file")
+    if warm and summary["cache_hits"] < summary["indexed"]:
+        problems.append(f"cache hits {summary['cache_hits']} < {summary['indexed']} indexed")
+    return problems
+
+
+def run_portal(args: argparse.Namespace) -> int:
+    """Cold and warm reindex of the whole archive; see the module's docstring."""
+    portal = require_portal(args.portal)
+    work = portal_root(args.out).resolve()
+    log_dir = work / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    headlines = portal_headlines(portal)
+    results: dict = {"meta": {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total, "seed": args.seed,
+        "portal": str(portal), "events_in_file": len(headlines), "processes": args.processes}}
+    try:
+        results["ceiling"] = measure_ceiling(headlines, args.ceiling_sample, args.processes,
+                                             args.seed)
+    except Exception as error:  # report it and still measure the reindex runs
+        results["ceiling"] = {"error": f"{type(error).__name__}: {error}"}
+    data_dir = work / "ours"
+    shutil.rmtree(data_dir, ignore_errors=True)  # empty, so the enrichment cache is empty
+    code = snapshot_code(work) if args.snapshot else None
+    for label in ("cold", "warm"):
+        results[label] = run_reindex(f"portal-{label}", portal, data_dir, args.processes,
+                                     log_dir, code)
+    results["counts"] = {label: check_portal_counts(results[label], len(headlines),
+                                                    warm=label == "warm")
+                         for label in ("cold", "warm")}
+    if "summary" in results["warm"]:  # search.py and web.py --corpus portal reuse this index
+        (data_dir / "built.json").write_text(json.dumps(
+            {"reindex": results["warm"]["summary"], "by": "benchmarks/reindex.py --portal"}))
+    synthetic_path = args.out / "reindex.json"
+    synthetic = json.loads(synthetic_path.read_text()) if synthetic_path.exists() else None
+    markdown = portal_table(results, synthetic)
+    print(markdown)
+    (args.out / "reindex-portal.json").write_text(
+        json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    (args.out / "reindex-portal.md").write_text(
+        f"# Reindex benchmark, real archive, {results['meta']['date']}\n\n{portal}, "
+        f"--processes {args.processes}.\n\n{markdown}\n", encoding="utf-8")
+    failed = any(results["counts"].values()) or "error" in results["ceiling"]
+    return 1 if failed else 0
+
+
+def _summary_text(run: dict) -> str:
+    summary = run.get("summary")
+    if not summary:
+        return "failed"
+    return (f"read {summary['read']:,} = indexed {summary['indexed']:,} + merged "
+            f"{summary['merged']:,} + rejected {summary['rejected']:,}; "
+            f"cache hits {summary['cache_hits']:,}")
+
+
+def _rate(run: dict | None, key: str) -> str:
+    value = (run or {}).get(key)
+    return f"{value:,.1f} events/s" if value else "n/a"
+
+
+def _size(run: dict | None) -> str:
+    run = run or {}
+    if "index_bytes" not in run:
+        return "n/a"
+    per_event = run["index_bytes"] / max(1, run["summary"]["indexed"])
+    return f"{run['index_bytes'] / 1024**2:,.0f} MiB ({per_event:,.0f} B/event)"
+
+
+def _cold_ratio(results: dict | None) -> float | None:
+    ceiling = ((results or {}).get("ceiling") or {}).get("docs_per_s")
+    cold = ((results or {}).get("cold") or {}).get("events_per_s_end_to_end")
+    return cold / ceiling if cold and ceiling else None
+
+
+def portal_table(results: dict, synthetic: dict | None) -> str:
+    """The archive's figures, with the synthetic run's (its last reindex.json) beside them."""
+    cold, warm = results["cold"], results["warm"]
+    other = synthetic or {}
+    meta = other.get("meta", {})
+    ceiling = results["ceiling"].get("docs_per_s")
+    ratio, other_ratio = _cold_ratio(results), _cold_ratio(synthetic)
+    rows = [
+        ("summary, cold", _summary_text(cold), "", "", ""),
+        ("summary, warm", _summary_text(warm), "", "", ""),
+        ("raw spaCy ceiling (nlp.pipe, full pipeline; synthetic: pool texts)",
+         f"{ceiling:,.1f} docs/s" if ceiling else "failed",
+         f"{other['ceiling']['docs_per_s']:,.1f} docs/s"
+         if other.get("ceiling", {}).get("docs_per_s") else "n/a", "", ""),
+        ("cold reindex, empty cache (end to end)", _rate(cold, "events_per_s_end_to_end"),
+         _rate(other.get("cold"), "events_per_s_end_to_end"), "", ""),
+        ("cold / ceiling", f"{ratio:.3f}" if ratio else "n/a",
+         f"{other_ratio:.3f}" if other_ratio else "n/a", f">= {TARGET_COLD_RATIO}",
+         _verdict(ratio >= TARGET_COLD_RATIO if ratio else None)),
+        ("cold reindex, rate over the summary's seconds", _rate(cold, "events_per_s_in_run"),
+         _rate(other.get("cold"), "events_per_s_in_run"), "", ""),
+        ("warm reindex, full cache (end to end)", _rate(warm, "events_per_s_end_to_end"),
+         _rate(other.get("warm"), "events_per_s_end_to_end"), f">= {TARGET_WARM_RATE:,.0f}",
+         _verdict(warm["events_per_s_end_to_end"] >= TARGET_WARM_RATE
+                  if warm.get("events_per_s_end_to_end") else None)),
+        ("warm reindex, rate over the summary's seconds", _rate(warm, "events_per_s_in_run"),
+         _rate(other.get("warm"), "events_per_s_in_run"), "", ""),
+        ("index size on disk (the warm run's live generation)", _size(warm),
+         _size(other.get("warm")), "", ""),
+    ]
+    for label, run in (("cold", cold), ("warm", warm)):
+        if "peak_rss_bytes" in run:
+            theirs = other.get(label, {}).get("peak_rss_bytes")
+            rows.append((f"peak RSS, {label} (process tree sum; PSS {_gib(run['peak_pss_bytes'])})",
+                         _gib(run["peak_rss_bytes"]), _gib(theirs) if theirs else "n/a",
+                         "<= 2.00 GiB", _verdict(run["peak_rss_bytes"] <= TARGET_PEAK_RSS)))
+    for label in ("cold", "warm"):
+        problems = results["counts"][label]
+        rows.append((f"counts add up, {label}", "yes" if not problems else "; ".join(problems),
+                     "", "yes", _verdict(not problems)))
+    loads = [part.get("load") for part in (results["ceiling"], cold, warm)]
+    rows.append(("CPU seconds used by other processes (ceiling, cold, warm)",
+                 ", ".join(f"{l['other_cpu_seconds']:.0f} of {l['cpu_capacity_seconds']:.0f}"
+                           if l else "n/a" for l in loads), "", "~0", ""))
+    if synthetic:
+        heading = (f"synthetic: {meta['events_cold']:,} cold / {meta['events_warm']:,} warm "
+                   f"events, run {meta['date']}")
+    else:
+        heading = "synthetic: no reindex.json in the results directory"
+    lines = [f"| figure | real archive: {results['meta']['events_in_file']:,} events, "
+             f"run {results['meta']['date']} | {heading} | target | |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    return "\n".join(lines)
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -484,6 +650,7 @@ def table(results: dict) -> str:
             rows.append((f"peak RSS, {label} (process tree sum; PSS {_gib(run['peak_pss_bytes'])})",
                          _gib(run["peak_rss_bytes"]), "<= 2.00 GiB",
                          _verdict(run["peak_rss_bytes"] <= TARGET_PEAK_RSS)))
+    rows.append(("index size on disk (the warm run's live generation)", _size(warm), "", ""))
     for label in ("cold", "warm"):
         problems = results["counts"][label]
         rows.append((f"counts add up, {label}", "yes" if not problems else "; ".join(problems),
@@ -520,9 +687,16 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: %(default)s)")
     parser.add_argument("--processes", type=int, default=2,
                         help="NLP processes for reindex and the ceiling (default: %(default)s)")
+    parser.add_argument("--portal", type=Path, nargs="?", const=DEFAULT_PORTAL, default=None,
+                        metavar="PATH",
+                        help="measure the real archive instead of the synthetic dumps: cold "
+                             "and warm reindex of the whole file (PATH defaults to "
+                             f"{DEFAULT_PORTAL}); --events-*, --work-dir, "
+                             "--other-ceilings-sample and --no-swap-check do not apply")
     parser.add_argument("--seed", type=int, default=20220701)
     parser.add_argument("--ceiling-sample", type=int, default=20_000,
-                        help="pool texts for the nlp.pipe ceiling (default: %(default)s)")
+                        help="pool texts (with --portal: archive headlines) for the nlp.pipe "
+                             "ceiling (default: %(default)s)")
     parser.add_argument("--other-ceilings-sample", type=int, default=5_000,
                         help="pool texts for two reference rates beside the ceiling (bare "
                              "model with n_process, full pipeline in one process); 0 skips "
@@ -538,6 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="dumps and data directory (default: OUT/reindex-work)")
     args = parser.parse_args(argv)
+    if args.portal:
+        args.out.mkdir(parents=True, exist_ok=True)
+        return run_portal(args)
     work = (args.work_dir or args.out / "reindex-work").resolve()
     log_dir = work / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)

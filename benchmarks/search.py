@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/search.py [--events 1000000] [--seed 20220701]
         [--work-dir DIR] [--out benchmarks/results] [--skip-build] [--repeat 5]
         [--workers 1,2] [--load-seconds 20] [--seed-cache FILE]
+    .venv/bin/python benchmarks/search.py --corpus portal [--portal PATH] [...]
 
 One run does everything:
 1. Builds (or reuses, keyed by seed and size under --work-dir) the corpus: an NDJSON dump from
@@ -25,6 +26,19 @@ One run does everything:
 5. Prints Markdown tables with the targets (PASS/FAIL) and writes JSON and Markdown to --out.
 
 Develop at small scale (--events 20000); the targets are set for 1,000,000 events.
+
+--corpus portal runs the same measurements on the real archive (--portal PATH, default
+/work/shared/corpora/portal-2002-2025.ndjson.gz; it stops if the file is missing) instead
+of the generated corpus. Step 1 reuses the index `benchmarks/reindex.py --portal` left in
+OUT/portal-work/ours (or builds it there with `eventsearch reindex` of the whole file) and
+adds the bare and FTS5 copies beside it. Step 2 draws the workload by the rule in
+benchmarks/_portal.py's portal_workload, fixed by the seed: from the 50 most frequent
+entity names and story names (the index's facet values), headline words (4+ letters, not a
+stop word below) and adjacent headline word pairs (asked as phrases), --queries / 8 of each
+kind, each asked alone and filtered by a country drawn from the three with the most events
+among its matches; the count of each kind is printed. It writes search-portal.json and .md,
+and the report ends with a table of the archive's figures beside the synthetic run's last
+OUT/search-events{--events}.json (not repeated here).
 """
 
 from __future__ import annotations
@@ -35,6 +49,7 @@ import cProfile
 import datetime as dt
 import io
 import json
+import math
 import os
 import platform
 import pstats
@@ -57,6 +72,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _portal import (  # noqa: E402
+    DEFAULT_PORTAL,
+    ensure_portal_index,
+    portal_headlines,
+    portal_root,
+    portal_workload,
+    require_portal,
+)
 from _search_stores import (  # noqa: E402
     EVENTSEARCH,
     BareTantivy,
@@ -70,16 +93,8 @@ from service.search.engine import EventIndex  # noqa: E402
 from service.search.facets import FACETS, _merged, facet_counts  # noqa: E402
 from service.search.paging import fetch_page  # noqa: E402
 from service.search.query import filter_queries, must_all, parse_text, search_request  # noqa: E402
-from service.models import RelatedHit  # noqa: E402
-from service.search.related import (  # noqa: E402
-    CANDIDATES,
-    MEANING_DEPTH,
-    blended,
-    candidate_queries,
-    score_parts,
-    with_meaning,
-)
-from service.search.render import hit_fields, stored_event  # noqa: E402
+from service.search.related import CANDIDATES, MEANING_DEPTH, candidate_queries, rank  # noqa: E402
+from service.search.render import stored_event  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 TARGETS = {
@@ -335,15 +350,10 @@ def related_breakdown(ours: EventIndex, sample: list[dict], seed: int) -> dict:
                 "candidate queries 1+ (labels), each"
             parts.setdefault(name, []).append(ms)
             candidates.update({(a.segment_ord, a.doc): a for _, a in hits})
-        ms, scored = timed(lambda: [
-            (other, score_parts(event, other, 0.0, 1.0))
-            for other in (stored_event(searcher.doc(a)) for a in candidates.values())])
-        parts.setdefault("fetch + decode + score all candidates", []).append(ms)
-        best = sorted(scored, key=lambda pair: -blended(pair[1]))[:MEANING_DEPTH]
-        hits = [RelatedHit(**hit_fields(other), score=blended(p), score_parts=p)
-                for other, p in best]
-        ms, _ = timed(with_meaning, event, hits)
-        parts.setdefault(f"meaning: embed the best {MEANING_DEPTH} and re-rank", []).append(ms)
+        ms, found = timed(ours.related_candidates, event, None, searcher)
+        parts.setdefault("candidate queries again + fetch + decode + score all", []).append(ms)
+        ms, _ = timed(rank, event, found, 10)
+        parts.setdefault(f"rank: embed the best {MEANING_DEPTH} and rank again", []).append(ms)
         parts.setdefault("candidates per event (count, not ms)", []).append(len(candidates))
         ms, _ = timed(ours._source_links, searcher, event)
         parts.setdefault("source links", []).append(ms)
@@ -351,7 +361,11 @@ def related_breakdown(ours: EventIndex, sample: list[dict], seed: int) -> dict:
 
 
 def run_suggest(ours: EventIndex, prefixes: list[str], repeat: int = 3) -> dict:
-    first_ms, _ = timed(ours.suggest, prefixes[0], 8)  # builds the label dictionary
+    """Suggest latency; {"error": ...} when suggest fails (the run goes on and reports it)."""
+    try:
+        first_ms, _ = timed(ours.suggest, prefixes[0], 8)  # builds the label dictionary
+    except ValueError as error:  # e.g. Tantivy's aggregation bucket limit
+        return {"error": f"{type(error).__name__}: {error}", "prefixes": prefixes}
     values = [timed(ours.suggest, prefix, 8)[0] for _ in range(repeat) for prefix in prefixes]
     return {**summary(values), "first_call_ms": round(first_ms, 1), "prefixes": prefixes}
 
@@ -402,6 +416,8 @@ def breakdown(ours: EventIndex, queries: list[Query], repeat: int = 3) -> dict:
             forget_cached_facets(ours)
             ms, _ = timed(ours.search, request)
             add("whole EventIndex.search", ms)
+    if not any(query.kind == "broad" for query in queries):
+        return {name: summary([ms for _, ms in values]) for name, values in parts.items()}
     return {name: {**summary([ms for _, ms in values]),
                    "broad": summary([ms for k, ms in values if k == "broad"]),
                    "not_broad": summary([ms for k, ms in values if k != "broad"])}
@@ -664,11 +680,15 @@ def sampled_facets_report(accuracy: dict) -> list[str]:
     return lines
 
 
+def _suggest_p50(suggest: dict) -> str:
+    return f"{suggest['p50']:.3f} ms" if "p50" in suggest else f"failed: {suggest['error']}"
+
+
 def report(results: dict) -> str:
     inproc = results["in_process"]
     s, r = inproc["stats"], inproc["ratios"]
     n = results["events"]
-    lines = [f"## Search at {n:,} events (seed {results['seed']}, "
+    lines = [f"## Search at {n:,} events, {results['corpus']} (seed {results['seed']}, "
              f"{len(inproc['queries'])} queries x {results['repeat']} passes)", "",
              "### In-process, one search page per query (ms)", "",
              "| store | p50 | p95 | p99 | p50 / bare | p99 / bare |", "|---|---|---|---|---|---|"]
@@ -707,9 +727,9 @@ def report(results: dict) -> str:
         ("related p50 (50 ids)", f"{results['related']['p50']:.2f} ms",
          f"<= {TARGETS['related_p50_ms']} ms",
          results["related"]["p50"] <= TARGETS["related_p50_ms"]),
-        ("suggest p50 (50 prefixes)", f"{results['suggest']['p50']:.3f} ms",
+        ("suggest p50 (50 prefixes)", _suggest_p50(results["suggest"]),
          f"<= {TARGETS['suggest_p50_ms']} ms",
-         results["suggest"]["p50"] <= TARGETS["suggest_p50_ms"]),
+         results["suggest"].get("p50", math.inf) <= TARGETS["suggest_p50_ms"]),
     ]
     if best:
         checks += [
@@ -752,10 +772,11 @@ def report(results: dict) -> str:
                          f"{setup['load_raw_client_without_broad']['requests_per_second']:.0f} | "
                          f"{lat['repeated']['p50']:.2f} / {lat['repeated']['p99']:.2f} | "
                          f"{setup['load_raw_client_repeated_queries']['requests_per_second']:.0f} |")
+    suggest = results["suggest"]
     lines += ["", f"related p50 {results['related']['p50']:.2f} ms (p99 "
-              f"{results['related']['p99']:.2f}); suggest p50 {results['suggest']['p50']:.3f} ms "
-              f"(p99 {results['suggest']['p99']:.3f}; first call, building the dictionary: "
-              f"{results['suggest']['first_call_ms']:.0f} ms)", "",
+              f"{results['related']['p99']:.2f}); suggest p50 {_suggest_p50(suggest)}" + (
+                  f" (p99 {suggest['p99']:.3f}; first call, building the dictionary: "
+                  f"{suggest['first_call_ms']:.0f} ms)" if "p50" in suggest else ""), "",
               "### Our search page by part (ms, over the workload)", "",
               "| part | p50 | p95 | p99 | mean | broad: p50 / mean | others: p50 / mean |",
               "|---|---|---|---|---|---|---|"]
@@ -765,10 +786,11 @@ def report(results: dict) -> str:
         lines_related.append(f"| {part} | {row['p50']:.3f} | {row['p95']:.3f} | "
                              f"{row['p99']:.3f} | {row['mean']:.3f} |")
     for part, row in results["breakdown"].items():
+        split = (f"{row['broad']['p50']:.3f} / {row['broad']['mean']:.3f} | "
+                 f"{row['not_broad']['p50']:.3f} / {row['not_broad']['mean']:.3f}"
+                 if "broad" in row else "- | -")
         lines.append(f"| {part} | {row['p50']:.3f} | {row['p95']:.3f} | {row['p99']:.3f} | "
-                     f"{row['mean']:.3f} | {row['broad']['p50']:.3f} / "
-                     f"{row['broad']['mean']:.3f} | {row['not_broad']['p50']:.3f} / "
-                     f"{row['not_broad']['mean']:.3f} |")
+                     f"{row['mean']:.3f} | {split} |")
     parts_mean = sum(results["breakdown"][k]["mean"] for k in (
         "parse_text", "fetch_page (top 10 + count)", "hits (stored docs + snippets)",
         "facet_counts (all facets)"))
@@ -781,8 +803,12 @@ def report(results: dict) -> str:
               "### FTS5 EXPLAIN QUERY PLAN for " + repr(results["fts5_plan"]["query"]), ""]
     for part, plan in results["fts5_plan"]["plan"].items():
         lines.append(f"- {part}: " + "; ".join(plan))
-    lines += ["", f"Broad words (share of sampled events matching): "
-              f"{results['workload']['broad_words']}"]
+    workload = results["workload"]
+    if "broad_words" in workload:
+        lines += ["", f"Broad words (share of sampled events matching): "
+                  f"{workload['broad_words']}"]
+    lines += ["", "Queries of each kind: " + ", ".join(
+        f"{kind} {count}" for kind, count in workload["counts"].items())]
     if results.get("disturbed_by"):
         lines += ["", "WARNING: other benchmark processes were running during the measurement: "
                   + "; ".join(results["disturbed_by"])]
@@ -811,10 +837,81 @@ def others_running() -> list[str]:
     return found
 
 
+def _p50_p99(stats: dict) -> str:
+    return f"{stats['p50']:.2f} / {stats['p99']:.2f}"
+
+
+def _comparison_rows(results: dict) -> dict[str, str]:
+    """One corpus's headline figures, by the label they are compared under."""
+    inproc = results["in_process"]
+    s, r = inproc["stats"], inproc["ratios"]
+    rows = {"events": f"{results['events']:,}",
+            "queries (kind: count)": ", ".join(f"{k}: {n}" for k, n in
+                                               results["workload"]["counts"].items())}
+    for name in ("ours", "ours_exact", "ours_cached", "bare", "fts5"):
+        rows[f"in-process {name}, p50 / p99 ms"] = _p50_p99(s[name])
+    for name in ("ours", "ours_exact", "fts5"):
+        ratio = r[f"{name}_over_bare"]
+        rows[f"{name} / bare, p50 / p99"] = f"{ratio['p50']:.2f} / {ratio['p99']:.2f}"
+    for kind, row in inproc["by_kind"].items():
+        rows[f"kind {kind}: ours p50 / p99 ms (ours / bare p50)"] = (
+            f"{_p50_p99(row['ours'])} ({row['ours']['p50'] / row['bare']['p50']:.2f})")
+    rows["related p50 ms"] = f"{results['related']['p50']:.2f}"
+    rows["suggest p50"] = _suggest_p50(results["suggest"])
+    best = results["http_best"]
+    if best:
+        rows["HTTP server (best setup)"] = best["server"]
+        rows["HTTP p50 / p99 ms"] = _p50_p99(best["latency"])
+        rows["requests/s, raw client / httpx"] = (
+            f"{best['load_raw_client']['requests_per_second']:.0f} / "
+            f"{best['load']['requests_per_second']:.0f}")
+    return rows
+
+
+def comparison(results: dict, synthetic: dict | None, synthetic_path: Path) -> str:
+    """The real archive's figures beside the synthetic corpus's last run."""
+    ours = _comparison_rows(results)
+    theirs = _comparison_rows(synthetic) if synthetic else {}
+    heading = (f"synthetic ({synthetic_path.name})" if synthetic
+               else f"synthetic: no {synthetic_path.name} in the results directory")
+    lines = ["### Real archive beside the synthetic corpus", "",
+             f"| figure | {results['corpus']} | {heading} |", "|---|---|---|"]
+    for label in dict.fromkeys([*ours, *theirs]):
+        lines.append(f"| {label} | {ours.get(label, '-')} | {theirs.get(label, '-')} |")
+    return "\n".join(lines)
+
+
+def build_synthetic_stores(root: Path, args: argparse.Namespace) -> dict:
+    """The generated dump, our index of it, and the bare and FTS5 copies."""
+    reuse = not args.rebuild
+    dump, manifest = build_dump(root, args.events, args.seed, args.pool, reuse)
+    ours_info = build_ours(root, dump, reuse, args.seed_cache, args.processes)
+    return {"dump": manifest, "ours": ours_info,
+            **build_bare_and_fts(root, root / "ours", reuse, args.seed)}
+
+
+def build_portal_stores(root: Path, portal: Path, args: argparse.Namespace) -> dict:
+    """Our index of the archive (reindex.py --portal's, when there) and the copies: rebuilt
+    when our index is newer than they are."""
+    reuse = not args.rebuild
+    ours_info = ensure_portal_index(root, portal, reuse, args.seed_cache, args.processes)
+    copies = root / "bare" / "built.json"
+    fresh = copies.exists() and (copies.stat().st_mtime
+                                 >= (root / "ours" / "built.json").stat().st_mtime)
+    return {"portal": str(portal), "ours": ours_info,
+            **build_bare_and_fts(root, root / "ours", reuse and fresh, args.seed)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Search latency and throughput: our index vs bare Tantivy vs SQLite FTS5, "
-                    "in-process and through HTTP, on a generated corpus.")
+                    "in-process and through HTTP, on a generated corpus or the real archive.")
+    parser.add_argument("--corpus", choices=("synthetic", "portal"), default="synthetic",
+                        help="the generated corpus (--events, --seed, --pool) or the real "
+                             "archive (--portal), indexed under OUT/portal-work "
+                             "(default: %(default)s)")
+    parser.add_argument("--portal", type=Path, default=DEFAULT_PORTAL, metavar="PATH",
+                        help="the real archive, for --corpus portal (default: %(default)s)")
     parser.add_argument("--events", type=int, default=1_000_000,
                         help="corpus size (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=20220701,
@@ -835,7 +932,9 @@ def main(argv: list[str] | None = None) -> int:
                              "none (e.g. benchmarks/results/reindex-work/data/...)")
     parser.add_argument("--processes", type=int, default=2, help="reindex NLP processes")
     parser.add_argument("--queries", type=int, default=60,
-                        help="workload size, at least 50 (default: %(default)s)")
+                        help="workload size, at least 50; with --corpus portal, --queries / 8 "
+                             "values of each of 4 kinds, each asked alone and filtered "
+                             "(default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=5,
                         help="timed passes over the workload in-process (default: %(default)s)")
     parser.add_argument("--http-repeat", type=int, default=3,
@@ -857,29 +956,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.queries < 50:
         parser.error("--queries must be at least 50")
 
-    root = args.work_dir / f"seed{args.seed}-events{args.events}-pool{args.pool}"
+    portal = require_portal(args.portal) if args.corpus == "portal" else None
+    if portal:
+        root = portal_root(args.out)
+    else:
+        root = args.work_dir / f"seed{args.seed}-events{args.events}-pool{args.pool}"
     root.mkdir(parents=True, exist_ok=True)
-    reuse = not args.rebuild
     if args.skip_build:
         missing = [p for p in ("ours/built.json", "bare/built.json", "fts5/built.json",
                                "sample.json") if not (root / p).exists()]
         if missing:
             parser.error(f"--skip-build: not built in {root}: {', '.join(missing)}")
-    dump, manifest = build_dump(root, args.events, args.seed, args.pool, reuse)
-    ours_info = build_ours(root, dump, reuse, args.seed_cache, args.processes)
-    other_info = build_bare_and_fts(root, root / "ours", reuse, args.seed)
+    stores = (build_portal_stores(root, portal, args) if portal
+              else build_synthetic_stores(root, args))
     if args.build_only:
-        print(json.dumps({"dump": manifest, "ours": ours_info, **other_info}, indent=2))
+        print(json.dumps(stores, indent=2))
         return 0
     sample = json.loads((root / "sample.json").read_text())
-
-    queries, workload_info = build_workload(sample, args.seed, args.queries)
+    ours = EventIndex.open(root / "ours")
+    if portal:
+        queries, workload_info = portal_workload(ours, portal_headlines(portal), args.seed,
+                                                 math.ceil(args.queries / 8))
+    else:
+        queries, workload_info = build_workload(sample, args.seed, args.queries)
+    print(f"workload: {workload_info['counts']}", file=sys.stderr)
     disturbed = others_running()
     code_at_start = code_version()
     if disturbed:
         print("WARNING: other benchmarks are running; timings will be disturbed:\n  "
               + "\n  ".join(disturbed), file=sys.stderr)
-    ours = EventIndex.open(root / "ours")
     bare = BareTantivy(root / "bare")
     fts = Fts5(root / "fts5")
     print(f"measuring {len(queries)} queries at {ours.count():,} events", file=sys.stderr)
@@ -890,7 +995,8 @@ def main(argv: list[str] | None = None) -> int:
     suggest = run_suggest(ours, prefixes_for_suggest(sample, queries, args.seed))
     parts = breakdown(ours, queries)
     profile = profile_ours(ours, queries)
-    plan_query = next(q for q in queries if q.kind == "broad" and q.country)
+    plan_query = next((q for q in queries if q.kind == "broad" and q.country),
+                      next(q for q in queries if q.country))
     plan = {"query": plan_query.as_dict(), "plan": fts.explain(plan_query)}
     setups = [("serve", int(w)) for w in args.workers.split(",") if w.strip()]
     setups += [("reuseport", int(w)) for w in args.reuseport_workers.split(",") if w.strip()]
@@ -902,10 +1008,12 @@ def main(argv: list[str] | None = None) -> int:
         disturbed.append(f"the code changed during the run: {code_at_start} -> {code_version()}")
 
     results = {
-        "benchmark": "search", "code": code_at_start, "events": ours.count(), "seed": args.seed, "pool": args.pool,
+        "benchmark": "search", "code": code_at_start, "events": ours.count(), "seed": args.seed,
+        "corpus": f"real archive ({portal.name})" if portal else "synthetic",
+        "pool": None if portal else args.pool,
         "repeat": args.repeat, "machine": {"cpus": os.cpu_count(),
                                            "python": platform.python_version()},
-        "stores": {"dump": manifest, "ours": ours_info, **other_info},
+        "stores": stores,
         "workload": workload_info, "in_process": in_process, "related": related,
         "suggest": suggest, "breakdown": parts, "fts5_plan": plan, "http": http,
         "http_best": best, "targets": TARGETS, "disturbed_by": disturbed,
@@ -914,9 +1022,13 @@ def main(argv: list[str] | None = None) -> int:
                    + " ".join(sys.argv[1:] if argv is None else argv),
     }
     text = report(results)
+    synthetic_path = args.out / f"search-events{args.events}.json"
+    if portal:
+        synthetic = json.loads(synthetic_path.read_text()) if synthetic_path.exists() else None
+        text += "\n\n" + comparison(results, synthetic, synthetic_path)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"search-events{args.events}"
+    stem = "search-portal" if portal else synthetic_path.stem
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
     (args.out / f"{stem}.md").write_text(text + "\n\n```\n" + profile + "```\n")
     print(f"\nwrote {args.out / stem}.json and .md", file=sys.stderr)

@@ -3,6 +3,7 @@ events, and what a person waits for in Chromium.
 
     .venv/bin/python benchmarks/web.py [--events 1000000] [--seed 20220701] [--repeat 5]
         [--skip-browser] [--skip-http] [--out benchmarks/results]
+    .venv/bin/python benchmarks/web.py --corpus portal [--portal PATH] [...]
 
 1. HTTP, on the search benchmark's corpus (benchmarks/search.py builds it; run that first,
    or `benchmarks/search.py --build-only`): `eventsearch serve` on a loopback port, one
@@ -20,12 +21,22 @@ events, and what a person waits for in Chromium.
    after the listbox is filled; <= 60 ms), and a facet click to the updated results on the
    htmx path (click to the frame after htmx settles; <= 100 ms). p50 and p95 of each.
 4. Prints a Markdown table and writes JSON (and the table) to --out.
+
+--corpus portal runs 1 to 3 on the real archive (--portal PATH, default
+/work/shared/corpora/portal-2002-2025.ndjson.gz; it stops if the file is missing): the index
+`benchmarks/reindex.py --portal` or `benchmarks/search.py --corpus portal` left in
+OUT/portal-work/ours (built there by `eventsearch reindex` when neither has run), the
+search benchmark's real-archive workload (benchmarks/_portal.py's portal_workload: entity
+and story names, frequent headline words and word pairs, alone and with a co-occurring
+country; the count of each kind is printed), and Chromium on that index instead of the
+sample. It writes web-portal.json and .md, the figures beside the last OUT/web.json's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -42,6 +53,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _portal import (
+    DEFAULT_PORTAL,
+    ensure_portal_index,
+    portal_headlines,
+    portal_root,
+    portal_workload,
+    require_portal,
+)
 from search import (
     DEFAULT_OUT,
     Server,
@@ -167,7 +186,6 @@ def run_browser(url: str, words: list[str], prefixes: list[str], rounds: int) ->
     from playwright.sync_api import sync_playwright
 
     painted: list[float] = []
-    keystrokes: list[float] = []
     clicks: list[float] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -180,18 +198,7 @@ def run_browser(url: str, words: list[str], prefixes: list[str], rounds: int) ->
                 painted.append(page.wait_for_function(
                     "performance.getEntriesByName('first-contentful-paint')[0]?.startTime"
                 ).json_value())
-        page.goto(f"{url}/search")
-        page.evaluate(_KEYSTROKE_PROBE)
-        box = page.locator("#q")
-        for _ in range(rounds):
-            for prefix in prefixes:
-                box.fill("")
-                for letter in prefix:
-                    before = page.evaluate("window.__suggestTimes.length")
-                    box.press(letter)
-                    page.wait_for_function(f"window.__suggestTimes.length > {before}",
-                                           timeout=5000)
-        keystrokes = page.evaluate("window.__suggestTimes")
+        keystrokes = _keystroke_times(page, url, prefixes, rounds)
         for _ in range(rounds):
             for word in words:
                 page.goto(f"{url}/search?{urlencode({'q': word})}")
@@ -205,10 +212,34 @@ def run_browser(url: str, words: list[str], prefixes: list[str], rounds: int) ->
         browser.close()
     return {
         "navigation_painted_ms": summary(painted),
-        "keystroke_to_suggestions_ms": summary(keystrokes),
+        "keystroke_to_suggestions_ms": keystrokes,
         "facet_click_to_results_ms": summary(clicks),
         "chromium": os.popen(f"{CHROMIUM} --version 2>/dev/null").read().strip(),
     }
+
+
+def _keystroke_times(page, url: str, prefixes: list[str], rounds: int) -> dict:
+    """Keystroke to suggestions shown, summarised; {"error": ...} if some never show."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.goto(f"{url}/search")
+    page.evaluate(_KEYSTROKE_PROBE)
+    box = page.locator("#q")
+    for _ in range(rounds):
+        for prefix in prefixes:
+            box.fill("")
+            for letter in prefix:
+                before = page.evaluate("window.__suggestTimes.length")
+                box.press(letter)
+                try:
+                    page.wait_for_function(f"window.__suggestTimes.length > {before}",
+                                           timeout=5000)
+                except PlaywrightTimeout:
+                    typed = box.input_value()
+                    status = httpx.get(f"{url}/api/suggest", params={"q": typed}).status_code
+                    return {"error": f"no suggestions 5 s after typing {typed!r} "
+                                     f"(GET /api/suggest answers HTTP {status})"}
+    return summary(page.evaluate("window.__suggestTimes"))
 
 
 def sample_index(work: Path) -> Path:
@@ -234,6 +265,12 @@ def browser_workload(data_dir: Path, seed: int) -> tuple[list[str], list[str]]:
     return picked, [word[:3] for word in picked[:10]]
 
 
+def _events_served(data_dir: Path) -> int:
+    from service.search.engine import EventIndex
+
+    return EventIndex.open(data_dir).count()
+
+
 # --- report -------------------------------------------------------------------------------------
 
 def verdict(value: float, target: float) -> str:
@@ -241,8 +278,8 @@ def verdict(value: float, target: float) -> str:
 
 
 def report(results: dict) -> str:
-    lines = [(f"# Search page speed and weight ({results['events']:,} events; browser on the "
-             f"sample index)"), "",
+    lines = [(f"# Search page speed and weight ({results['events']:,} events, "
+              f"{results['corpus']}; browser on {results['browser_index']})"), "",
              "| measure | value | target | result |", "| --- | --- | --- | --- |"]
 
     def row(name: str, value: float, target_key: str, unit: str = "") -> None:
@@ -261,8 +298,13 @@ def report(results: dict) -> str:
     if browser:
         row("navigation to results painted, p50", browser["navigation_painted_ms"]["p50"],
             "navigation_painted_p50_ms", " ms")
-        row("keystroke to suggestions shown, p50", browser["keystroke_to_suggestions_ms"]["p50"],
-            "keystroke_to_suggestions_p50_ms", " ms")
+        keystrokes = browser["keystroke_to_suggestions_ms"]
+        if "error" in keystrokes:
+            lines.append(f"| keystroke to suggestions shown, p50 | failed: {keystrokes['error']} "
+                         f"| <= {TARGETS['keystroke_to_suggestions_p50_ms']} ms | FAIL |")
+        else:
+            row("keystroke to suggestions shown, p50", keystrokes["p50"],
+                "keystroke_to_suggestions_p50_ms", " ms")
         row("facet click to updated results (htmx), p50",
             browser["facet_click_to_results_ms"]["p50"], "facet_click_to_results_p50_ms", " ms")
     if http:
@@ -280,17 +322,87 @@ def report(results: dict) -> str:
         for name in ("navigation_painted_ms", "keystroke_to_suggestions_ms",
                      "facet_click_to_results_ms"):
             s = browser[name]
-            lines.append(f"| {name[:-3].replace('_', ' ')} | {s['p50']} | {s['p95']} | {s['n']} |")
+            lines.append(f"| {name[:-3].replace('_', ' ')} | " + (
+                f"{s['p50']} | {s['p95']} | {s['n']} |" if "p50" in s else "failed | | |"))
         lines.append(f"\n{browser['chromium']}")
     if results["disturbed_by"]:
         lines += ["", "WARNING, disturbed by: " + "; ".join(results["disturbed_by"])]
     return "\n".join(lines)
 
 
+def _figures(results: dict) -> dict[str, str]:
+    """One run's figures, by the label they are compared under."""
+    rows = {"events": f"{results['events']:,}", "browser on": results.get("browser_index", "")}
+    http = results.get("http")
+    if http:
+        rows["queries (kind: count)"] = ", ".join(
+            f"{k}: {n}" for k, n in results["workload"]["counts"].items())
+        for name in ("html", "api", "html_cached", "api_cached"):
+            rows[f"{name.replace('_', ' ')}, p50 / p99 ms"] = (
+                f"{http[name]['p50']} / {http[name]['p99']}")
+        rows["HTML / JSON, p50 / p99"] = f"{http['ratio_p50']} / {http['ratio_p99']}"
+        rows["HTML / JSON cached, p50 / p99"] = (
+            f"{http['ratio_p50_cached']} / {http['ratio_p99_cached']}")
+        rows["results page gzip, p50 / max KB"] = (
+            f"{http['results_page_bytes']['p50'] / 1024:.1f} / "
+            f"{http['results_page_bytes']['max'] / 1024:.1f}")
+        rows["first visit gzip KB"] = f"{http['first_visit']['bytes'] / 1024:.1f}"
+    for name, row in results.get("browser", {}).items():
+        if name.endswith("_ms"):
+            rows[f"Chromium {name[:-3].replace('_', ' ')}, p50 / p95 ms"] = (
+                f"{row['p50']} / {row['p95']}" if "p50" in row else f"failed: {row['error']}")
+    return rows
+
+
+def comparison(results: dict, synthetic: dict | None) -> str:
+    """The real archive's figures beside the synthetic run's (the last web.json)."""
+    ours = _figures(results)
+    theirs = _figures(synthetic) if synthetic else {}
+    heading = "synthetic (web.json)" if synthetic else "synthetic: no web.json in --out"
+    lines = ["## Real archive beside the synthetic corpus", "",
+             f"| figure | {results['corpus']} | {heading} |", "| --- | --- | --- |"]
+    for label in dict.fromkeys([*ours, *theirs]):
+        lines.append(f"| {label} | {ours.get(label, '-')} | {theirs.get(label, '-')} |")
+    return "\n".join(lines)
+
+
+def portal_index(args: argparse.Namespace, portal: Path) -> Path:
+    """The archive's data directory, indexed unless reindex.py or search.py did it."""
+    root = portal_root(args.out)
+    ensure_portal_index(root, portal, True, None, args.processes)
+    return root / "ours"
+
+
+def http_corpus(args: argparse.Namespace, portal: Path | None) -> tuple[Path, list, dict]:
+    """The data directory the HTTP part serves, its workload and what the workload holds."""
+    if portal:
+        from service.search.engine import EventIndex
+
+        data_dir = portal_index(args, portal)
+        queries, workload = portal_workload(EventIndex.open(data_dir), portal_headlines(portal),
+                                            args.seed, math.ceil(args.queries / 8))
+        return data_dir, queries, workload
+    root = args.work_dir / f"seed{args.seed}-events{args.events}-pool{args.pool}"
+    if not (root / "ours" / "built.json").exists():
+        raise SystemExit(f"no corpus in {root}: run benchmarks/search.py --build-only first")
+    sample = json.loads((root / "sample.json").read_text())
+    queries, workload = build_workload(sample, args.seed, args.queries)
+    return root / "ours", queries, workload
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="The search page against the JSON API at a million events, its weight, "
-                    "and its speed in Chromium.")
+        description="The search page against the JSON API at a million events (or on the "
+                    "real archive), its weight, and its speed in Chromium.")
+    parser.add_argument("--corpus", choices=("synthetic", "portal"), default="synthetic",
+                        help="the search benchmark's generated corpus (--events, --seed, "
+                             "--pool) or the real archive (--portal), whose index also serves "
+                             "the browser part (default: %(default)s)")
+    parser.add_argument("--portal", type=Path, default=DEFAULT_PORTAL, metavar="PATH",
+                        help="the real archive, for --corpus portal (default: %(default)s)")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="reindex NLP processes, if --corpus portal has to index the "
+                             "archive (default: %(default)s)")
     parser.add_argument("--events", type=int, default=1_000_000,
                         help="size of the search benchmark's corpus to use (default: "
                              "%(default)s)")
@@ -313,30 +425,31 @@ def main(argv: list[str] | None = None) -> int:
                         help="results directory (default: %(default)s)")
     args = parser.parse_args(argv)
 
+    portal = require_portal(args.portal) if args.corpus == "portal" else None
+    stem = "web-portal" if portal else "web"
     disturbed = others_running()
     code_at_start = code_version()
     results: dict = {"benchmark": "web", "code": code_at_start, "events": 0,
+                     "corpus": f"real archive ({portal.name})" if portal else "synthetic",
+                     "browser_index": "the real archive" if portal else "the sample index",
                      "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                      "targets": TARGETS}
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.skip_http:
-        root = args.work_dir / f"seed{args.seed}-events{args.events}-pool{args.pool}"
-        if not (root / "ours" / "built.json").exists():
-            parser.error(f"no corpus in {root}: run benchmarks/search.py --build-only first")
-        sample = json.loads((root / "sample.json").read_text())
-        queries, workload = build_workload(sample, args.seed, args.queries)
-        print(f"HTTP: {len(queries)} queries x {args.repeat} passes", file=sys.stderr)
-        results["http"] = run_http(root / "ours", queries, args.repeat,
-                                   args.out / "web-server.log")
+        data_dir, queries, workload = http_corpus(args, portal)
+        print(f"HTTP: {len(queries)} queries x {args.repeat} passes; {workload['counts']}",
+              file=sys.stderr)
+        results["http"] = run_http(data_dir, queries, args.repeat,
+                                   args.out / f"{stem}-server.log")
         results["workload"] = workload
-        results["events"] = args.events
+        results["events"] = _events_served(data_dir) if portal else args.events
     if not args.skip_browser:
         with tempfile.TemporaryDirectory() as work:
-            data_dir = sample_index(Path(work))
+            data_dir = portal_index(args, portal) if portal else sample_index(Path(work))
             words, prefixes = browser_workload(data_dir, args.seed)
             print(f"Chromium: {len(words)} searches, {len(prefixes)} prefixes, "
                   f"{args.rounds} rounds", file=sys.stderr)
-            with Server("serve", data_dir, 1, args.out / "web-browser-server.log") as server:
+            with Server("serve", data_dir, 1, args.out / f"{stem}-browser-server.log") as server:
                 results["browser"] = run_browser(server.url, words, prefixes, args.rounds)
     disturbed += [d for d in others_running() if d not in disturbed]
     if code_version() != code_at_start:
@@ -345,10 +458,14 @@ def main(argv: list[str] | None = None) -> int:
     results["command"] = "cd /work/main && .venv/bin/python benchmarks/web.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     text = report(results)
+    if portal:
+        synthetic_path = args.out / "web.json"
+        synthetic = json.loads(synthetic_path.read_text()) if synthetic_path.exists() else None
+        text += "\n\n" + comparison(results, synthetic)
     print(text)
-    (args.out / "web.json").write_text(json.dumps(results, indent=2, default=str))
-    (args.out / "web.md").write_text(text + "\n")
-    print(f"\nwrote {args.out / 'web.json'} and .md", file=sys.stderr)
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
+    (args.out / f"{stem}.md").write_text(text + "\n")
+    print(f"\nwrote {args.out / stem}.json and .md", file=sys.stderr)
     return 0
 
 
