@@ -276,17 +276,25 @@ def run_in_process(ours: EventIndex, bare: BareTantivy, fts: Fts5, queries: list
                 samples[name].append(ms)
                 per_query[number]["ms"][name].append(round(ms, 3))
         print(f"  in-process pass {rep + 1}/{repeat} done", file=sys.stderr, flush=True)
-    kinds = sorted({q.kind for q in queries})
-    by_kind = {kind: {name: summary([ms for row in per_query if row["kind"] == kind
-                                     for ms in row["ms"][name]]) for name in systems}
-               for kind in kinds}
+    by_kind = _grouped(per_query, systems, lambda row: row["kind"])
+    by_filter = _grouped(per_query, systems, lambda row: f"{row['kind']}, " + (
+        "filtered" if row["country"] or row["from"] else "alone"))
     stats = {name: summary(values) for name, values in samples.items()}
     ratios = {f"{name}_over_bare": {p: round(stats[name][p] / stats["bare"][p], 2)
                                     for p in ("p50", "p95", "p99")}
               for name in ("ours", "ours_exact", "ours_cached", "fts5")}
     agree = sum(row["totals"]["bare"] == row["totals"]["fts5"] for row in per_query)
-    return {"stats": stats, "ratios": ratios, "by_kind": by_kind, "queries": per_query,
+    return {"stats": stats, "ratios": ratios, "by_kind": by_kind,
+            "by_kind_and_filter": by_filter, "queries": per_query,
             "bare_fts5_same_total": f"{agree}/{len(per_query)}"}
+
+
+def _grouped(per_query: list[dict], systems: dict, group) -> dict:
+    """Each store's latency summary per group of queries (`group` names a query's row)."""
+    names = sorted({group(row) for row in per_query})
+    return {name: {system: summary([ms for row in per_query if group(row) == name
+                                    for ms in row["ms"][system]]) for system in systems}
+            for name in names}
 
 
 def sampled_facet_accuracy(ours: EventIndex, queries: list[Query]) -> dict:
@@ -713,6 +721,13 @@ def report(results: dict) -> str:
         lines.append(f"| {kind} | " + " | ".join(
             f"{row[x]['p50']:.2f} / {row[x]['p99']:.2f}"
             for x in ("ours", "ours_exact", "ours_cached", "bare", "fts5")) + " |")
+    lines += ["", "By kind, alone or filtered (a country or dates), p50 / p99 ms and p50 / bare "
+              "p50:", "", "| kind | timings | ours | bare | ours / bare | fts5 / bare |",
+              "|---|---|---|---|---|---|"]
+    for group, row in inproc["by_kind_and_filter"].items():
+        lines.append(f"| {group} | {row['bare']['n']} | {_p50_p99(row['ours'])} | "
+                     f"{_p50_p99(row['bare'])} | {row['ours']['p50'] / row['bare']['p50']:.2f} | "
+                     f"{row['fts5']['p50'] / row['bare']['p50']:.2f} |")
     best = results["http_best"]
     http = best["latency"] if best else None
     load = best["load"] if best else None
