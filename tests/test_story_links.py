@@ -125,3 +125,33 @@ def test_indexing_into_a_live_index_links_against_its_stories(nlp, tmp_path):
     event = stored_event(searcher.doc(found.hits[0][1]))
     assert event.suggested_story == QUAKES
     assert searcher.num_docs == 15
+
+
+def test_the_pair_features_weigh_shared_names_countries_and_story_words():
+    """Each (event, neighbour) pair is scored on more than the cosine: the event's entities
+    the neighbour shares, by inverse document frequency (a rare "Hatay" outweighs a common
+    "Turkey"), its countries, the neighbour's story words in the headline, the days apart."""
+    import numpy as np
+
+    from indexer.story_links import PAIR_FEATURES, Pool, Settings, pairs
+
+    vectors = np.eye(4, dtype=np.float32)[[0, 0, 0]]
+    pool = Pool([100, 100, 110], [QUAKES, "2023 Chilean wildfires", "Turkish elections"],
+                vectors, [["Hatay", "Turkey"], ["Chile"], ["Turkey"]], [["TR"], ["CL"], ["TR"]])
+    config = Settings(window_days=14, neighbours=5, pair_coefficients=(0.0,) * 5,
+                      pair_intercept=0.0, coefficients=(0.0,) * 6, intercept=0.0,
+                      threshold=0.5)
+    found = pairs(pool, [103], vectors[:1], ["Rescuers in Hatay find survivors of the earthquakes"],
+                  [["Hatay", "Turkey"]], [["TR"]], config)
+    features = {pool.names[pool.story[n]]: dict(zip(PAIR_FEATURES, row))
+                for n, row in zip(found.neighbour, found.features)}
+    quake, fire, vote = (features[s] for s in (QUAKES, "2023 Chilean wildfires",
+                                               "Turkish elections"))
+    assert quake["entities"] == pytest.approx(1.0) and fire["entities"] == 0.0
+    hatay, turkey = np.log1p(3 / 2), np.log1p(3 / 3)
+    assert vote["entities"] == pytest.approx(turkey / (hatay + turkey))
+    assert quake["countries"] == vote["countries"] == 1.0 and fire["countries"] == 0.0
+    assert quake["story_words"] == pytest.approx(1 / 3)  # "earthquakes" of turkey/syria/...
+    assert fire["story_words"] == 0.0
+    assert quake["cosine"] == pytest.approx(1.0)
+    assert quake["time"] == pytest.approx(0.5 ** (3 / 7)) and vote["time"] < quake["time"]
