@@ -182,18 +182,29 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
             linker = StoryLinker(None if fresh else _stories_between(index))
             with EventWriter(index, heap_size=options.writer_heap, threads=options.writer_threads,
                              fresh=fresh) as writer:
-                written = writer.upsert(
-                    linker.link(status.track(_progress(labelled, options.progress))))
+
+                def refolded() -> list[Event]:
+                    # Called by the linker once the stream has ended (so `pending` is whole)
+                    # and every event with a story has been written: the folded events take
+                    # their first records' places, in the index and among the neighbours
+                    # the story-less events are linked against.
+                    if not folder.pending:
+                        return []
+                    status.write("folding again")
+                    events = _refold(records(), folder.pending, nlp, options, cache)
+                    for event in events:
+                        writer.delete(event.id)  # a fresh writer's upsert deletes only old slugs
+                    return events
+
+                written = writer.upsert(linker.link(
+                    status.track(_progress(labelled, options.progress)), revised=refolded))
                 for stale_id in linker.stale:
                     writer.delete(stale_id)
-                if folder.pending:
-                    status.write("folding again")
-                    _rewrite_folded(records(), folder.pending, writer, nlp, options, cache)
                 status.write("committing")
     finally:
         if cache is not None:
             cache.close()
-    summary.indexed = written - folder.superseded
+    summary.indexed = written - folder.superseded - linker.rewritten
     summary.merged = folder.merged
     summary.cache_hits = enricher.cache_hits
     summary.suggested = linker.suggested
@@ -215,20 +226,18 @@ def _admitted(records: Iterable[Event | Rejected | Skipped], folder: StreamFolde
             yield as_current(record)
 
 
-def _rewrite_folded(records: Iterable[Event | Rejected | Skipped], ids: set[str],
-                    writer: EventWriter, nlp: Language, options: IngestOptions,
-                    cache: EnrichmentCache | None) -> None:
-    """Fold every record of these (already written) events as `read_dump` does, and write
-    the result over the first record's document. Counted once already: read, merged."""
+def _refold(records: Iterable[Event | Rejected | Skipped], ids: set[str], nlp: Language,
+            options: IngestOptions, cache: EnrichmentCache | None) -> list[Event]:
+    """Every record of these (already admitted) events folded as `read_dump` does, and
+    enriched: the events to write over their first records. Counted once already: read,
+    merged."""
     folder = Folder()
     for record in records:
         if isinstance(record, Event) and record.id in ids:
             folder.add(record)
     # Few events, and the writer's threads are running: enrich them here, without forking.
     enricher = Enricher(nlp, batch_size=options.batch_size, n_process=1, cache=cache)
-    for event in enricher.enrich(as_current(e) for e in folder.events()):
-        writer.delete(event.id)  # a fresh writer's upsert deletes only old slugs
-        writer.upsert([event])
+    return list(enricher.enrich(as_current(e) for e in folder.events()))
 
 
 def _stories_between(index: tantivy.Index):

@@ -402,9 +402,14 @@ class StoryLinker:
     gives the index's events with a story between two day numbers, when the run adds to an
     index that has them (`eventsearch index`); a fresh generation has none.
 
-    Since waiting events are written last, one that a later event superseded (named it
-    among its earlier versions) would come back: `stale` lists their ids, for the writer
-    to delete after the stream.
+    The caller may give the final versions of events whose first record was not the event
+    (`link(..., revised=...)`, ingest's re-folded events): they replace those records in
+    the pool before any waiting event is linked, so suggestions are those the final events
+    would give, and they pass (linked, if they have no story) after the stream.
+
+    Since waiting and revised events are written last, one that a later event superseded
+    (named it among its earlier versions) would come back: `stale` lists their ids, for the
+    writer to delete after the stream.
     """
 
     _BATCH = 1024
@@ -417,8 +422,15 @@ class StoryLinker:
         self.stale: set[str] = set()
         self.suggested = 0  # events given a suggestion shown at the threshold
         self.seconds = 0.0  # CPU-time spent linking (embedding, voting, spilling)
+        self.rewritten = 0  # events yielded twice: first as they came, then revised
 
-    def link(self, events: Iterable) -> Iterator:
+    def link(self, events: Iterable, revised: Callable[[], Iterable] | None = None) -> Iterator:
+        """`events`, linked. `revised()`, called once the stream has ended, gives the final
+        versions of some events already in it (ingest's re-folded events, whose first record
+        was not the event): each takes its first record's place, in the pool of neighbours
+        (its row replaced, dropped or added) and in the output (it is yielded again if its
+        first record passed at once, instead of it if that record waits), before any
+        waiting event is linked. `rewritten` counts those yielded twice."""
         import msgspec
 
         from indexer.record import Event
@@ -429,6 +441,7 @@ class StoryLinker:
         stories: list[str] = []
         vectors: list[np.ndarray] = []
         labels: tuple[list, list] = ([], [])  # entity names, country codes
+        rows: list[str] = []  # the id of each pool row (the strings of `ids`, not copies)
         ids: set[str] = set()
         aliases: set[str] = set()
         batch: list = []
@@ -438,10 +451,7 @@ class StoryLinker:
                 started = time.process_time()
                 aliases.update(event.aliases)
                 if event.story:
-                    if event.suggested_story is not None:
-                        event = msgspec.structs.replace(event, suggested_story=None,
-                                                        suggested_story_confidence=None)
-                    batch.append(event)
+                    batch.append(_unsuggested(event))
                     ids.add(event.id)
                     full = len(batch) >= self._BATCH
                 else:
@@ -450,29 +460,39 @@ class StoryLinker:
                     waiting += 1
                     full = False
                 if full:
-                    self._keep(batch, embed, days, stories, vectors, labels)
+                    self._keep(batch, embed, days, stories, vectors, labels, rows)
                 self.seconds += time.process_time() - started
                 if full:
                     yield from batch
                     batch = []
             started = time.process_time()
-            self._keep(batch, embed, days, stories, vectors, labels)
+            self._keep(batch, embed, days, stories, vectors, labels, rows)
             self.seconds += time.process_time() - started
             yield from batch
-            if not waiting:
-                return
+            final = list(revised()) if revised is not None else []
             started = time.process_time()
             spill.seek(0)
             pending = [decoder.decode(spill.read(int.from_bytes(spill.read(4), "little")))
                        for _ in range(waiting)]
-            self.stale = {e.id for e in pending} & aliases
+            again: list = []
+            if final:
+                pending, again = self._revise(final, pending, ids, embed, days, stories,
+                                              vectors, labels, rows)
+                for event in final:
+                    aliases.update(event.aliases)
+            self.stale = {e.id for e in (*pending, *again)} & aliases
+            self.seconds += time.process_time() - started
+            yield from again
+            if not pending:
+                return
+            started = time.process_time()
             if self._existing is not None:
                 first = min(day_number(e.date) for e in pending) - self._config.window_days
                 last = max(day_number(e.date) for e in pending) + self._config.window_days
                 passed = ids | {e.id for e in pending}  # written anew by this run
                 known = [e for e in self._existing(first, last)
                          if e.story and e.id not in passed]
-                self._keep(known, embed, days, stories, vectors, labels)
+                self._keep(known, embed, days, stories, vectors, labels, rows)
             linked = pending
             if days:
                 pool = Pool(days, stories, np.vstack(vectors), *labels)
@@ -488,16 +508,60 @@ class StoryLinker:
             self.seconds += time.process_time() - started
             yield from linked
 
+    def _revise(self, final: list, pending: list, ids: set[str], embed, days: list,
+                stories: list, vectors: list, labels: tuple[list, list],
+                rows: list[str]) -> tuple[list, list]:
+        """Put the final versions of events in place of their first records: in the pool
+        (in the first record's row, so the pool is the one the final events would give)
+        and among the waiting events. Returns (waiting events, events with a story to pass)."""
+        by_id = {e.id: e for e in final}
+        self.rewritten += sum(1 for event_id in by_id if event_id in ids)
+        pending = [e for e in pending if e.id not in by_id]
+        row_of = {event_id: r for r, event_id in enumerate(rows) if event_id in by_id}
+        again = [_unsuggested(e) for e in by_id.values() if e.story]
+        pending += [e for e in by_id.values() if not e.story]
+        ids.update(e.id for e in again)
+        replaced = [e for e in again if e.id in row_of]
+        dropped = {row_of[e.id] for e in by_id.values() if not e.story and e.id in row_of}
+        if replaced or dropped:
+            matrix = np.vstack(vectors)
+            if replaced:
+                matrix[[row_of[e.id] for e in replaced]] = np.asarray(
+                    embed([e.headline for e in replaced]), dtype=np.float32)
+            for event in replaced:
+                r = row_of[event.id]
+                days[r], stories[r] = day_number(event.date), event.story
+                labels[0][r], labels[1][r] = entity_names(event), list(event.countries)
+            if dropped:
+                keep = [r for r in range(len(rows)) if r not in dropped]
+                matrix = matrix[keep]
+                for column in (days, stories, labels[0], labels[1], rows):
+                    column[:] = [column[r] for r in keep]
+            vectors[:] = [matrix]
+        self._keep([e for e in again if e.id not in row_of], embed, days, stories, vectors,
+                   labels, rows)
+        return pending, again
+
     @staticmethod
     def _keep(events: list, embed, days: list, stories: list, vectors: list,
-              labels: tuple[list, list]) -> None:
+              labels: tuple[list, list], rows: list[str]) -> None:
         if not events:
             return
         days.extend(day_number(e.date) for e in events)
         stories.extend(e.story for e in events)
         labels[0].extend(entity_names(e) for e in events)
         labels[1].extend(list(e.countries) for e in events)
+        rows.extend(e.id for e in events)
         vectors.append(np.asarray(embed([e.headline for e in events]), dtype=np.float32))
+
+
+def _unsuggested(event):
+    """An event with a story of its own carries no suggestion."""
+    import msgspec
+
+    if event.suggested_story is None and event.suggested_story_confidence is None:
+        return event
+    return msgspec.structs.replace(event, suggested_story=None, suggested_story_confidence=None)
 
 
 def _with(event, proposal: Proposal | None):

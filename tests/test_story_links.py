@@ -155,3 +155,63 @@ def test_the_pair_features_weigh_shared_names_countries_and_story_words():
     assert fire["story_words"] == 0.0
     assert quake["cosine"] == pytest.approx(1.0)
     assert quake["time"] == pytest.approx(0.5 ** (3 / 7)) and vote["time"] < quake["time"]
+
+
+FREDDY = "Cyclone Freddy"
+LANDFALL = "Cyclone Freddy makes landfall in Mozambique, bringing heavy rain and strong winds."
+FLOODS = "Floods from Cyclone Freddy kill at least ten people in southern Mozambique."
+GIRL = ("Rescuers pull a ten-year-old girl alive from the rubble in Antakya, eleven days after "
+        "the earthquake in Turkey.")
+
+
+def test_events_folded_again_at_the_end_of_ingest_are_linked_as_their_final_versions(
+        nlp, tmp_path):
+    """A page and a later record of the same event (a fixture page with its own text, then
+    the archive's record, whose text gives the slug) fold into the later one's text at the
+    end of ingest. Story linking must see that folded event, not the first record: the
+    story-less one is linked like any other, and the labelled one is the neighbour that
+    story-less events vote with. The index is then the one its final records alone give."""
+    import msgspec
+    import orjson
+
+    from indexer.index import storage
+    from indexer.ingest import IngestOptions, reindex
+    from indexer.readers.fold import slug_of_headline
+    from service.search.render import stored_event
+
+    def record(headline: str, date: str, final: str | None = None, **fields) -> bytes:
+        return orjson.dumps({"id": slug_of_headline(final or headline), "date": date,
+                             "headline": headline, **fields}) + b"\n"
+
+    labelled, unlabelled = record(LANDFALL, "2023-02-24", story=FREDDY), record(GIRL, "2023-02-17")
+    final = DATA.read_bytes() + labelled + unlabelled + record(FLOODS, "2023-02-26")
+    # Each first record is a page under the event's id with another text; the labelled
+    # one's page carries another story, the story-less one's is of no disaster at all.
+    pages = (record("Firefighters battle new wildfires near Concepción in southern Chile.",
+                    "2023-02-24", final=LANDFALL, story="2023 Chilean wildfires")
+             + record("A page of the city council of Antakya.", "2023-02-17", final=GIRL))
+    folded = DATA.read_bytes() + pages + labelled + unlabelled + record(FLOODS, "2023-02-26")
+
+    options = IngestOptions(nlp=nlp, progress=False)
+    indexes = {}
+    for name, body in (("final", final), ("folded", folded)):
+        (tmp_path / f"{name}.ndjson").write_bytes(body)
+        summary = reindex([tmp_path / f"{name}.ndjson"], tmp_path / name, options)
+        assert summary.read == summary.indexed + summary.merged + summary.rejected
+        assert (summary.indexed, summary.rejected) == (17, 0)
+        searcher = storage.open_index(tmp_path / name).searcher()
+        assert searcher.num_docs == 17
+        hits = searcher.search(tantivy.Query.all_query(), limit=100).hits
+        events = [stored_event(searcher.doc(address)) for _, address in hits]
+        indexes[name] = {e.id: msgspec.to_builtins(
+            msgspec.structs.replace(e, source_format="", source_path="")) for e in events}
+        indexes[name, "suggested"] = summary.suggested
+    assert summary.merged == 2
+
+    folded_events, final_events = indexes["folded"], indexes["final"]
+    girl, floods = folded_events[slug_of_headline(GIRL)], folded_events[slug_of_headline(FLOODS)]
+    assert girl["headline"] == GIRL and girl.get("suggested_story") == QUAKES
+    assert folded_events[slug_of_headline(LANDFALL)]["story"] == FREDDY
+    assert floods.get("suggested_story") == FREDDY
+    assert folded_events == final_events
+    assert indexes["folded", "suggested"] == indexes["final", "suggested"]
