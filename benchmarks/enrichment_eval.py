@@ -42,13 +42,15 @@ from pathlib import Path
 
 import spacy
 
-from indexer.enrich.countries import normalise_country
-from indexer.enrich.pipeline import Enricher, load_pipeline, model_name
-from indexer.readers import read_dump
-from indexer.record import TOPICS, Event
-from training.train_topics import read_labelled
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # training/ is beside the packages, not installed with them
+
+from indexer.enrich.countries import normalise_country  # noqa: E402
+from indexer.enrich.pipeline import Enricher, load_pipeline, model_name  # noqa: E402
+from indexer.readers import read_dump  # noqa: E402
+from indexer.record import TOPICS, Event  # noqa: E402
+from training.train_topics import read_labelled  # noqa: E402
+
 DEFAULT_DEV = REPO / "benchmarks" / "data" / "enrichment_dev.jsonl"
 SECOND_LABELLER = REPO / "benchmarks" / "data" / "enrichment_dev_second_labeller.jsonl"
 DEFAULT_WIKITIMES = REPO.parent / "shared" / "corpora" / "wikitimes-2015-09.json"

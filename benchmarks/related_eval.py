@@ -1,6 +1,6 @@
 """Precision@5 of "same story" for related events: our blend against plain more-like-this.
 
-    .venv/bin/python benchmarks/related_eval.py [--dev benchmarks/data/related_dev.jsonl]
+    .venv/bin/python benchmarks/related_eval.py [--dev training/data/related_dev.jsonl]
         [--window benchmarks/data/related_window.jsonl]
         [--wikitimes ../shared/corpora/wikitimes-2015-09.json]
 
@@ -35,27 +35,28 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from indexer.enrich.pipeline import load_pipeline
-from indexer.ingest import IngestOptions, ingest
-from service.search.engine import EventIndex
-from service.search.related import RelatedModel, rank
-from training.related_stories import (
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # training/ is beside the packages, not installed with them
+
+from indexer.enrich.pipeline import load_pipeline  # noqa: E402
+from indexer.ingest import IngestOptions, ingest  # noqa: E402
+from service.search.engine import EventIndex  # noqa: E402
+from service.search.related import RelatedModel, rank  # noqa: E402
+from training.related_stories import (  # noqa: E402
     build_index,
     ceiling,
     ndcg_at_k,
     questions,
     read_events,
 )
-from training.related_stories import (
-    precision_at_k as story_precision,
-)
+from training.related_stories import precision_at_k as story_precision  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.25
 PORTAL_TARGET_RATIO = 1.3
 K = 5
@@ -180,7 +181,7 @@ def print_portal(result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dev", type=Path, default=REPO / "benchmarks/data/related_dev.jsonl")
+    parser.add_argument("--dev", type=Path, default=REPO / "training/data/related_dev.jsonl")
     parser.add_argument("--window", type=Path,
                         default=REPO / "benchmarks/data/related_window.jsonl")
     parser.add_argument("--wikitimes", type=Path, default=WIKITIMES,

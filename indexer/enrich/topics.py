@@ -36,26 +36,29 @@ How it decides
    and non-increasing in list order; topics tied on evidence get the same confidence.
 
 Steps 4 and 5 are the rules-only decision (`textcat_path=""`). By default the rule scores
-are blended with a trained text classifier:
+are blended with trained classifiers, two experts of two classifiers each:
 
-6. Classifiers. A spaCy `textcat` (exclusive classes, bag of lemma unigrams and bigrams),
-   trained by `python -m training.train_topics` on headlines we labelled and shipped
-   in `topic_textcat/` beside this module, reads the same lowercased-lemma shadow doc and
-   gives a probability p(t) per topic. It knows vocabulary the lexicon lacks; the lexicon
-   knows cues too rare for our training headlines. Beside it, in the same folder, a linear
-   classifier over the headline's WordLlama vector (topic_embedding.py) gives e(t): it
-   knows names and words our headlines never taught the textcat.
-7. Blend. Each topic gets log p(t) + `embedding_weight` * log e(t) + `rule_weight` *
-   score(t), turned back into a distribution q(t) with a softmax: a weight-3 cue
-   multiplies a topic's odds by e^(3 * rule_weight). The primary topic is the best q, its confidence q itself. Others
-   follow (best q first, up to `max_topics`) when q(t) reaches `min_share` of the
+6. Experts. `ours` (`topic_textcat/` beside this module) is trained on headlines we labelled
+   or wrote; `portal` (`topic_textcat_portal/`) on the Current Events Portal's events of
+   2010-2017, filed by its editors under their sections (training/README.md). Each is a
+   spaCy `textcat` (exclusive classes, bag of lemma unigrams and bigrams) reading the same
+   lowercased-lemma shadow doc as the cues, giving p(t), and a linear classifier over the
+   headline's WordLlama vector (topic_embedding.py), giving e(t): the textcat knows the
+   words it was trained on, the vector what a language model knows about names and words
+   it never saw. All four are trained by `python -m training.train_topics`.
+7. Blend. Each topic gets the sum over the experts of weight * log p(t) +
+   embedding_weight * log e(t), plus `rule_weight` * score(t), turned back into a
+   distribution q(t) with a softmax: a weight-3 cue multiplies a topic's odds by
+   e^(3 * rule_weight). The weights are in `topic_blend.json`, chosen on the tune sets by
+   training/topic_blend.py. The primary topic is the best q, its confidence q itself.
+   Others follow (best q first, up to `max_topics`) when q(t) reaches `min_share` of the
    primary's q, or when the rules alone would have kept them (score at least `min_score`
    and `min_share` of the best rule score). Confidences are the q values: in 0..1 and
    non-increasing in list order.
 
-The component serializes its lexicon and classifier with the pipeline (`to_disk`/
-`from_disk`), and `TopicClassifier.version` ("<code>.<lexicon>.<classifier digest>")
-identifies both for caches.
+The component serializes its lexicon and experts with the pipeline (`to_disk`/
+`from_disk`), and `TopicClassifier.version` ("<code>.<lexicon>.<experts digest>")
+identifies them for caches.
 """
 
 from __future__ import annotations
@@ -93,10 +96,66 @@ DEFAULT_TEXTCAT_PATH = Path(__file__).with_name("topic_textcat")
 """The trained classifier pipeline (blank English + textcat), written by train_topics.py."""
 
 _LEXICON_FILE = "topic_lexicon.json"
-_TEXTCAT_DIR = "textcat"
+
+DEFAULT_PORTAL_PATH = Path(__file__).with_name("topic_textcat_portal")
+"""The classifiers trained on the Current Events Portal's sections (train_topics.py)."""
+DEFAULT_BLEND_PATH = Path(__file__).with_name("topic_blend.json")
+"""The experts' weights and the rules' weight, chosen by training/topic_blend.py."""
 
 Doc.set_extension("topics", default=None, force=True)
 Doc.set_extension("topic_scores", default=None, force=True)
+
+
+class Expert:
+    """A trained classifier pair: a textcat over the shadow doc and, optionally, an embedding
+    head over the headline's vector. `weight` and `embedding_weight` are the exponents of
+    their probabilities in the product of experts (module docstring, step 7)."""
+
+    def __init__(self, name: str, textcat: Language, head: EmbeddingHead | None,
+                 weight: float, embedding_weight: float) -> None:
+        self.name = name
+        self.textcat = textcat
+        self.head = head
+        self.weight = weight
+        self.embedding_weight = embedding_weight
+        self._pipe = textcat.get_pipe("textcat")
+        labels = list(self._pipe.labels)
+        if set(labels) != set(TOPICS):
+            raise ValueError(f"topic classifier labels {labels} are not the topics")
+        self._columns = [labels.index(t) for t in TOPICS]  # output columns in TOPICS order
+        if head is not None:
+            embedder()  # loaded now, so that worker processes forked later share it
+
+    @classmethod
+    def read(cls, name: str, path: Path, weight: float, embedding_weight: float) -> Expert:
+        return cls(name, _read_textcat(path), EmbeddingHead.read(path), weight, embedding_weight)
+
+    def digest_bytes(self) -> bytes:
+        weights = self._pipe.model.to_bytes()
+        if self.head is not None:
+            weights += self.head.digest_bytes()
+        return weights + f"{self.weight}:{self.embedding_weight}".encode()
+
+    def textcat_log_probabilities(self, shadows: list[Doc]) -> np.ndarray:
+        probabilities = np.full((len(shadows), len(TOPICS)), 1.0 / len(TOPICS))
+        # An empty doc has no n-grams (thinc's bigram extraction fails on it): no opinion.
+        rows = [i for i, shadow in enumerate(shadows) if len(shadow)]
+        if rows:
+            predicted = self._pipe.model.predict([shadows[i] for i in rows])
+            probabilities[rows] = np.asarray(predicted)[:, self._columns]
+        return np.log(np.clip(probabilities, 1e-9, 1.0))
+
+    def log_probabilities(self, shadows: list[Doc], texts: list[str]) -> np.ndarray:
+        """weight * log p + embedding_weight * log e, one row per doc."""
+        result = self.weight * self.textcat_log_probabilities(shadows)
+        if self.head is not None and self.embedding_weight:
+            result += self.embedding_weight * self.head.log_probabilities(texts)
+        return result
+
+    def to_disk(self, path: Path) -> None:
+        self.textcat.to_disk(path)
+        if self.head is not None:
+            self.head.write(path)
 
 
 @Language.factory(
@@ -104,8 +163,8 @@ Doc.set_extension("topic_scores", default=None, force=True)
     default_config={
         "lexicon_path": None,
         "textcat_path": None,
-        "rule_weight": 0.3,
-        "embedding_weight": 0.7,
+        "portal_path": None,
+        "blend_path": None,
         "min_share": 0.5,
         "min_score": 2.0,
         "max_topics": 3,
@@ -118,25 +177,31 @@ def make_topic_classifier(
     name: str,
     lexicon_path: str | None,
     textcat_path: str | None,
-    rule_weight: float,
-    embedding_weight: float,
+    portal_path: str | None,
+    blend_path: str | None,
     min_share: float,
     min_score: float,
     max_topics: int,
 ) -> TopicClassifier:
-    """Build the component. `lexicon_path`/`textcat_path` None mean the files bundled with
-    this module; `textcat_path` "" means no classifier (the cue rules alone decide)."""
+    """Build the component. A path None means the files bundled with this module;
+    `textcat_path` "" means no classifiers at all (the cue rules alone decide), and
+    `portal_path` "" no Portal-trained expert."""
     lexicon = _read_lexicon(Path(lexicon_path) if lexicon_path else DEFAULT_LEXICON_PATH)
-    path = DEFAULT_TEXTCAT_PATH if textcat_path is None else Path(textcat_path)
-    textcat = _read_textcat(path) if textcat_path != "" else None
+    blend = json.loads(Path(blend_path or DEFAULT_BLEND_PATH).read_text(encoding="utf-8"))
+    experts = []
+    if textcat_path != "":
+        paths = {"ours": Path(textcat_path) if textcat_path else DEFAULT_TEXTCAT_PATH}
+        if portal_path != "":
+            paths["portal"] = Path(portal_path) if portal_path else DEFAULT_PORTAL_PATH
+        # An expert the blend gives no weight is not loaded at all.
+        experts = [Expert.read(expert, path, **blend["experts"][expert])
+                   for expert, path in paths.items() if any(blend["experts"][expert].values())]
     return TopicClassifier(
         nlp,
         name,
         lexicon,
-        textcat=textcat,
-        head=EmbeddingHead.read(path) if textcat else None,
-        rule_weight=rule_weight,
-        embedding_weight=embedding_weight,
+        experts=experts,
+        rule_weight=blend["rule_weight"] if experts else 1.0,
         min_share=min_share,
         min_score=min_score,
         max_topics=max_topics,
@@ -152,10 +217,8 @@ class TopicClassifier:
         name: str,
         lexicon: dict[str, Any],
         *,
-        textcat: Language | None = None,
-        head: EmbeddingHead | None = None,
+        experts: list[Expert] = (),
         rule_weight: float = 1.0,
-        embedding_weight: float = 0.0,
         min_share: float = 0.5,
         min_score: float = 2.0,
         max_topics: int = 3,
@@ -167,33 +230,17 @@ class TopicClassifier:
         self.min_score = min_score
         self.max_topics = max_topics
         self.rule_weight = rule_weight
-        self.embedding_weight = embedding_weight
         self._load(lexicon)
-        self._set_textcat(textcat, head)
+        self.experts = list(experts)
 
     @property
     def version(self) -> str:
         """Code, lexicon and classifier version, for enrichment cache keys."""
-        return f"{CODE_VERSION}.{self.lexicon['version']}.{self._textcat_digest}"
-
-    def _set_textcat(self, textcat: Language | None, head: EmbeddingHead | None) -> None:
-        self.textcat = textcat
-        self.head = head
-        if textcat is None:
-            self._textcat_pipe = None
-            self._textcat_digest = "rules"
-            return
-        self._textcat_pipe = textcat.get_pipe("textcat")
-        labels = list(self._textcat_pipe.labels)
-        if set(labels) != set(TOPICS):
-            raise ValueError(f"topic classifier labels {labels} are not the topics")
-        # Columns of the classifier's output in TOPICS order.
-        self._columns = [labels.index(t) for t in TOPICS]
-        weights = self._textcat_pipe.model.to_bytes()
-        if head is not None:
-            weights += head.digest_bytes() + str(self.embedding_weight).encode()
-            embedder()  # loaded now, so that worker processes forked later share it
-        self._textcat_digest = hashlib.sha256(weights).hexdigest()[:8]
+        if not self.experts:
+            return f"{CODE_VERSION}.{self.lexicon['version']}.rules"
+        digest = hashlib.sha256(b"".join(e.digest_bytes() for e in self.experts))
+        digest.update(str(self.rule_weight).encode())
+        return f"{CODE_VERSION}.{self.lexicon['version']}.{digest.hexdigest()[:8]}"
 
     # -- building --------------------------------------------------------------------
 
@@ -254,21 +301,11 @@ class TopicClassifier:
                 yield doc
 
     def classify(self, shadows: list[Doc], texts: list[str]) -> np.ndarray | None:
-        """The classifiers' topic log-probabilities (step 6; not normalised once the
-        embedding head is blended in), one row per doc, columns in TOPICS order; None
-        without a classifier."""
-        if self._textcat_pipe is None:
+        """The experts' summed, weighted topic log-probabilities (step 6), one row per doc,
+        columns in TOPICS order; None without a classifier."""
+        if not self.experts:
             return None
-        probabilities = np.full((len(shadows), len(TOPICS)), 1.0 / len(TOPICS))
-        # An empty doc has no n-grams (thinc's bigram extraction fails on it): no opinion.
-        rows = [i for i, shadow in enumerate(shadows) if len(shadow)]
-        if rows:
-            predicted = self._textcat_pipe.model.predict([shadows[i] for i in rows])
-            probabilities[rows] = np.asarray(predicted)[:, self._columns]
-        log_probabilities = np.log(np.clip(probabilities, 1e-9, 1.0))
-        if self.head is not None and self.embedding_weight:
-            log_probabilities += self.embedding_weight * self.head.log_probabilities(texts)
-        return log_probabilities
+        return sum(expert.log_probabilities(shadows, texts) for expert in self.experts)
 
     def score(self, doc: Doc, shadow: Doc | None = None) -> dict[str, float]:
         """Raw evidence per topic (sum of cue weights), before the decision."""
@@ -366,16 +403,15 @@ class TopicClassifier:
             "min_score": self.min_score,
             "max_topics": self.max_topics,
             "rule_weight": self.rule_weight,
-            "embedding_weight": self.embedding_weight,
+            "experts": {e.name: {"weight": e.weight, "embedding_weight": e.embedding_weight}
+                        for e in self.experts},
         }
         (path / _LEXICON_FILE).write_text(
             json.dumps(self.lexicon, ensure_ascii=False, indent=1), encoding="utf-8"
         )
         (path / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
-        if self.textcat is not None:
-            self.textcat.to_disk(path / _TEXTCAT_DIR)
-            if self.head is not None:
-                self.head.write(path / _TEXTCAT_DIR)
+        for expert in self.experts:
+            expert.to_disk(path / expert.name)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> TopicClassifier:
         path = ensure_path(path)
@@ -383,14 +419,10 @@ class TopicClassifier:
         self.min_share = settings["min_share"]
         self.min_score = settings["min_score"]
         self.max_topics = settings["max_topics"]
-        self.rule_weight = settings.get("rule_weight", 1.0)
-        self.embedding_weight = settings.get("embedding_weight", 0.0)
+        self.rule_weight = settings["rule_weight"]
         self._load(_read_lexicon(path / _LEXICON_FILE))
-        textcat_dir = path / _TEXTCAT_DIR
-        if textcat_dir.exists():
-            self._set_textcat(_read_textcat(textcat_dir), EmbeddingHead.read(textcat_dir))
-        else:
-            self._set_textcat(None, None)
+        self.experts = [Expert.read(name, path / name, **weights)
+                        for name, weights in settings["experts"].items()]
         return self
 
 
