@@ -10,7 +10,7 @@ gets seven parts in [0, 1]:
                inverse document frequency, / the event's own: a shared "Ukraine" says less
                than a shared "Zaporizhzhia Nuclear Power Plant"
   countries    shared countries, / the event's
-  story        1 when both carry the same story label
+  story        1 when both carry the same story label (dashes and case aside)
   story_words  share of the other event's story words (4+ letters) found in this headline:
                an event without a story still finds the story it belongs to
   time         0.5 ** (days apart / 30): events close in time are likelier one story
@@ -52,6 +52,7 @@ TIME_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 100
 _STOP_WORDS = sorted(STOP_WORDS)
 _WORD = re.compile(r"[a-z]{4,}")
+_DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def score_parts(event: Event, other: Event, text_score: float, best_text: float,
         "entities": round(shared / mine, 4) if mine else 0.0,
         "countries": round(len(set(event.countries) & set(other.countries))
                            / len(event.countries), 4) if event.countries else 0.0,
-        "story": 1.0 if event.story and event.story == other.story else 0.0,
+        "story": 1.0 if event.story and same_story(event.story, other.story) else 0.0,
         "story_words": _story_words(event, other),
         "time": round(math.pow(0.5, abs((event.date - other.date).days) / TIME_HALF_LIFE_DAYS), 4),
     }
@@ -143,6 +144,16 @@ def rank(event: Event, candidates: list[Candidate], size: int,
     return [RelatedHit(**hit_fields(c.event), score=model.score(c.parts), score_parts=c.parts,
                        context=context_tags(event, c.event))
             for c in best[:size]]
+
+
+def same_story(story: str, other: str | None) -> bool:
+    """Story labels compared as their editors mean them: "NATO-Russia relations" (the seed
+    page) is "NATO–Russia relations" (the archive, with an en dash) and "Syrian Civil War"."""
+    return other is not None and _story_key(story) == _story_key(other)
+
+
+def _story_key(story: str) -> str:
+    return _DASHES.sub("-", story).casefold()
 
 
 def context_tags(event: Event, other: Event) -> list[str]:
