@@ -260,7 +260,7 @@ def browser_workload(data_dir: Path, seed: int) -> tuple[list[str], list[str]]:
     headlines = [e.headline for e in EventIndex.open(data_dir).matching_events(SearchRequest())]
     rng = random.Random(f"web-{seed}")
     words = sorted({w.strip(".,;:'\"()").lower() for h in headlines for w in h.split()
-                    if len(w) >= 6 and w.isalpha()})
+                    if len(w) >= 6 and w.isascii() and w.isalpha()})
     picked = rng.sample(words, 20)
     return picked, [word[:3] for word in picked[:10]]
 
