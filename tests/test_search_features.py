@@ -18,7 +18,7 @@ from indexer.index import storage
 from indexer.index.schema import build_schema, entity_kind, event_rank
 from indexer.index.writer import EventWriter
 from indexer.ingest import IngestOptions, ingest
-from indexer.record import Event
+from indexer.record import Entity, Event
 from service.search.engine import EventIndex
 from service.search.query import parse_text, search_request, words_match_at_most
 from tests.conftest import REPO, SEED_ID, WIKITIMES
@@ -203,6 +203,23 @@ def test_prev_cursor_walks_back_through_the_pages_next_cursor_visited(client, pa
         backward.append([h["id"] for h in page["hits"]])
     assert backward[::-1] == forward[:len(backward)] and len(backward) == len(forward)
     assert search(client, size=7, **params)["prev_cursor"] is None  # the first page
+
+
+def test_suggestions_hold_up_with_more_names_than_one_aggregation_may_count(tmp_path):
+    """The real archive names 69,000 entities; Tantivy refuses an aggregation of more than
+    65,000 buckets, so the suggestion dictionary once failed to build there."""
+    name, live = storage.new_generation(tmp_path)
+    crowd = [Event(id=f"e{n}", date=dt.date(2016, 1, 1), headline=f"Event {n}.",
+                   entities=[Entity(text=f"Person {n}", name=f"Person {n}", type="PERSON")])
+             for n in range(70_000)]
+    crowd += [Event(id=f"famous-{n}", date=dt.date(2016, 1, 2), headline="Fame again.",
+                    entities=[Entity(text="Zelda Famous", name="Zelda Famous", type="PERSON")])
+              for n in range(4)]
+    with EventWriter(live, heap_size=200_000_000, threads=1) as writer:
+        writer.upsert(crowd)
+    storage.publish(tmp_path, name)
+    found = EventIndex.open(tmp_path).suggest("zel", 5).suggestions
+    assert [(s.text, s.count) for s in found if s.kind == "entity"] == [("Zelda Famous", 4)]
 
 
 def test_equal_scores_page_in_rank_order_by_number_and_by_cursor_both_ways(tmp_path):
