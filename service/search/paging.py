@@ -131,7 +131,7 @@ def _relevance_window(searcher, query, offset: int, limit: int):
     run out), so the run is whole, then sort by key and cut there.
     """
     wanted = offset + limit
-    fetch = wanted + max(limit, 16)
+    fetch = wanted + 1  # one more: does a run of equal scores go on past the cut?
     while True:
         result = searcher.search(query, limit=fetch)
         hits = result.hits

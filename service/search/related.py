@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from indexer.enrich.countries import country_name
 from indexer.enrich.topic_embedding import embed
 from indexer.record import Event
+from indexer.story_links import content_words, story_key
 from service.models import RelatedHit
 from service.search.render import hit_fields
 
@@ -51,8 +51,6 @@ MEANING_DEPTH = 20  # or the page size if larger
 TIME_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 100
 _STOP_WORDS = sorted(STOP_WORDS)
-_WORD = re.compile(r"[a-z]{4,}")
-_DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 
 
 @dataclass(frozen=True)
@@ -148,12 +146,9 @@ def rank(event: Event, candidates: list[Candidate], size: int,
 
 def same_story(story: str, other: str | None) -> bool:
     """Story labels compared as their editors mean them: "NATO-Russia relations" (the seed
-    page) is "NATO–Russia relations" (the archive, with an en dash) and "Syrian Civil War"."""
-    return other is not None and _story_key(story) == _story_key(other)
-
-
-def _story_key(story: str) -> str:
-    return _DASHES.sub("-", story).casefold()
+    page) is "NATO–Russia relations" (the archive, with an en dash) and "Nato-Russia
+    Relations"; story linking votes by the same key."""
+    return other is not None and story_key(story) == story_key(other)
 
 
 def context_tags(event: Event, other: Event) -> list[str]:
@@ -161,12 +156,10 @@ def context_tags(event: Event, other: Event) -> list[str]:
 
 
 def _story_words(event: Event, other: Event) -> float:
-    if not other.story:
-        return 0.0
-    words = set(_WORD.findall(other.story.lower())) - STOP_WORDS
+    words = content_words(other.story) if other.story else set()
     if not words:
         return 0.0
-    return round(len(words & set(_WORD.findall(event.headline.lower()))) / len(words), 4)
+    return round(len(words & content_words(event.headline)) / len(words), 4)
 
 
 def _excluding(schema: tantivy.Schema, event: Event, query: tantivy.Query) -> tantivy.Query:
