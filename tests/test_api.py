@@ -121,8 +121,8 @@ def test_paging_does_not_repeat_hits(client):
     [
         ({"q": '"unclosed phrase', "strict": "true"}, "position"),
         ({"q": "(missile", "strict": "true"}, "position"),
-        ({"q": "nosuchfield:value"}, "unknown field"),
-        ({"q": "payload:value"}, "unknown field"),
+        ({"q": "nosuchfield:value", "strict": "true"}, "unknown field"),
+        ({"q": "payload:value", "strict": "true"}, "unknown field"),
         ({"cursor": "not-a-cursor"}, "invalid cursor"),
         ({"facet_size": "colour:5"}, "facet_size"),
         ({"recency": "2"}, ""),

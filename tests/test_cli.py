@@ -42,9 +42,10 @@ def test_data_dir_from_environment(capsys, monkeypatch, sample_data_dir):
 
 
 def test_bad_query_fails_with_one_line(capsys, sample_data_dir):
-    code, out, err = run(capsys, "search", "nosuchfield:x", "--data-dir", str(sample_data_dir))
+    code, out, err = run(capsys, "search", "x", "--country", "Atlantis",
+                         "--data-dir", str(sample_data_dir))
     assert code == 1 and out == ""
-    assert len(err.strip().splitlines()) == 1 and "unknown field" in err
+    assert len(err.strip().splitlines()) == 1 and "unknown country" in err
 
 
 def test_missing_index_fails_with_one_line(capsys, tmp_path):

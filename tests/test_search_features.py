@@ -302,6 +302,9 @@ def test_lenient_parsing_searches_what_it_can_read_and_says_what_it_ignored(clie
     assert body["total"] >= 1 and "position" in body["warnings"][0]
     assert search(client, q="(Kaliningrad")["total"] == search(client, q="Kaliningrad")["total"]
     assert search(client, q="missile AND")["total"] == search(client, q="missile")["total"]
+    colon = search(client, q="Kaliningrad: missiles")  # a field we do not have: words
+    assert "unknown field 'Kaliningrad'" in colon["warnings"][0]
+    assert colon["total"] == search(client, q="Kaliningrad missiles")["total"] >= 1
 
 
 def test_strict_parsing_reports_the_position(client):

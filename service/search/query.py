@@ -3,7 +3,8 @@
 Search-box syntax: all words required; "phrases"; AND, OR, NOT and -word; field:value on
 the label fields. Lenient by default: a stray quote or parenthesis, or a dangling operator,
 is dropped and the rest searched (the response says what was ignored); `strict=true` turns
-those into 400 errors with their position. An unknown field is an error in both modes.
+those into 400 errors with their position. An unknown field ("Brexit: what next") is
+searched as a word, with a warning; under `strict=true` it is an error too.
 When a plain word matches nothing, it is replaced by the closest headline word in the
 index (edit distance 1 for words of 5 to 8 letters, 2 beyond; the more frequent on a tie)
 and the response carries the corrected query.
@@ -186,17 +187,28 @@ def default_sort(text: str) -> str:
 
 
 def parse_text(index: tantivy.Index, text: str, strict: bool = False) -> ParsedText:
+    text, unreadable = _readable(text)
+    if unreadable and strict:
+        raise BadQuery("the search text is not valid Unicode (an unpaired surrogate)")
     if not text.strip():
         return ParsedText(tantivy.Query.all_query())
     ast, errors = tantivy.parse_query_lenient(text)
-    _check_fields(ast)
+    unknown = _unknown_fields(ast)
+    if unknown and strict:
+        raise BadQuery(f"unknown field {unknown[0]!r}: searchable fields are "
+                       + ", ".join(sorted(SEARCHABLE_FIELDS)))
     messages = [f"{e['message']} at position {e['pos']}" for e in errors]
     if not messages and not _parses_strictly(text):
         messages = ["an operator with nothing on one side"]  # e.g. "missile AND"
     warnings = []
+    if messages and strict:
+        raise BadQuery(f"syntax error in {text!r}: " + "; ".join(messages))
+    if unknown:  # "Brexit: what next" is words, not a field
+        messages += [f"unknown field {name!r} (searched as a word)" for name in unknown]
+        text = _UNKNOWN_FIELD.sub(lambda m: m[1] + " " if m[1] in unknown else m[0], text)
+    if unreadable:
+        messages.append("characters that are not valid Unicode")
     if messages:
-        if strict:
-            raise BadQuery(f"syntax error in {text!r}: " + "; ".join(messages))
         warnings = [f"ignored: {m}" for m in messages]
         text = _tidy(text)
     if not text.strip():
@@ -297,6 +309,16 @@ def rank_after(schema: tantivy.Schema, cursor: Cursor, newest_first: bool) -> ta
                                      lower_bound=cursor.rank, include_lower=False)
 
 
+def _readable(text: str) -> tuple[str, bool]:
+    """The text without unpaired surrogates (Python strings may hold them; UTF-8 cannot),
+    and whether it had any."""
+    readable = text.encode("utf-8", "replace").decode("utf-8")
+    return readable, readable != text
+
+
+_UNKNOWN_FIELD = re.compile(r"([^\s:()\"]+):")
+
+
 def _parses_strictly(text: str) -> bool:
     try:
         tantivy.parse_query(text)
@@ -305,13 +327,12 @@ def _parses_strictly(text: str) -> bool:
     return True
 
 
-def _check_fields(ast: dict) -> None:
+def _unknown_fields(ast: dict) -> list[str]:
     name = ast.get("field_name")
-    if name is not None and name not in SEARCHABLE_FIELDS:
-        raise BadQuery(f"unknown field {name!r}: searchable fields are "
-                       + ", ".join(sorted(SEARCHABLE_FIELDS)))
+    unknown = [name] if name is not None and name not in SEARCHABLE_FIELDS else []
     for _occur, clause in ast.get("clauses", ()):
-        _check_fields(clause)
+        unknown += [found for found in _unknown_fields(clause) if found not in unknown]
+    return unknown
 
 
 def _plain_words(ast: dict, phrases: bool = False) -> list[str]:
