@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from indexer.index.schema import build_schema
 from service.search.facets import Toggles, request_params
-from service.search.query import MAX_QUERY_LENGTH, BadQuery, parse_text, search_request
+from service.search.query import (
+    MAX_FILTER_VALUES,
+    MAX_QUERY_LENGTH,
+    BadQuery,
+    parse_text,
+    search_request,
+)
 
 INDEX = tantivy.Index(build_schema())
 # Text as people type it, and the characters the query language gives meaning to.
@@ -51,6 +57,14 @@ def test_strict_parsing_fails_only_with_bad_query(text):
 def test_too_long_a_text_is_a_bad_query_that_names_the_limit(text):
     with pytest.raises(BadQuery, match=str(MAX_QUERY_LENGTH)):
         search_request(q=text)
+
+
+@PROPERTIES
+@given(st.lists(LABELS, min_size=MAX_FILTER_VALUES + 1, max_size=MAX_FILTER_VALUES + 20))
+def test_too_many_filter_values_are_a_bad_query_that_names_the_limit(values):
+    with pytest.raises(BadQuery, match=f"at most {MAX_FILTER_VALUES}"):
+        search_request(entity=values[:20], story=values[20:])
+    search_request(entity=values[:MAX_FILTER_VALUES])  # at the limit: fine
 
 
 @PROPERTIES

@@ -29,6 +29,7 @@ SORTS = ("relevance", "-date", "date", "date:desc", "date:asc")
 """`-date` (alias `date:desc`) lists the newest events first, `date` (`date:asc`) the oldest."""
 MAX_QUERY_LENGTH = 1000
 MAX_PAGE_SIZE = 100
+MAX_FILTER_VALUES = 50  # values of country, topic, entity, story and source together
 FACET_NAMES = ("country", "topic", "entity", "story", "source", "date")
 SEARCHABLE_FIELDS = frozenset(FULL_TEXT_FIELDS) | frozenset(LABEL_FIELDS)
 _OPERATORS = {"AND", "OR", "NOT"}
@@ -145,6 +146,9 @@ def search_request(
     if len(q) > MAX_QUERY_LENGTH:
         raise BadQuery(f"the search text is {len(q)} characters long: at most "
                        f"{MAX_QUERY_LENGTH} are allowed")
+    filters = sum(len(values or ()) for values in (country, topic, entity, story, source))
+    if filters > MAX_FILTER_VALUES:
+        raise BadQuery(f"{filters} filter values: at most {MAX_FILTER_VALUES} are allowed")
     if date_from and date_to and date_from > date_to:
         raise BadQuery("`from` is after `to`")
     if not 1 <= size <= MAX_PAGE_SIZE:
