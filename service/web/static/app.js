@@ -69,7 +69,12 @@
   function setOpen(input, open) {
     listbox().hidden = !open;
     input.setAttribute("aria-expanded", String(open));
-    if (!open) { active = -1; input.removeAttribute("aria-activedescendant"); }
+    if (!open) {
+      active = -1;
+      input.removeAttribute("aria-activedescendant");
+      // Closed (Escape, Enter, leaving the box): an answer still on its way must not reopen it.
+      if (inflight) inflight.abort();
+    }
   }
 
   function move(input, step) {
