@@ -3,8 +3,7 @@
     .venv/bin/python -m training
 
 1. the topic classifiers and their blend (train_topics.py), from this folder's data;
-2. the related-events ranking (train_related.py), from this folder's data, on events the
-   new topic classifier enriched;
+2. the related-events ranking (train_related.py), from this folder's data;
 3. story linking (story_linking.py), which needs the whole Portal archive beside the
    project: the issue has its threshold chosen on the test years, which never enter this
    folder. Without the archive, the shipped settings are kept and this says so.
@@ -14,12 +13,16 @@ Each script's own --help says more.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from training import story_linking, train_related, train_topics
 
 
 def main() -> int:
+    argparse.ArgumentParser(prog="python -m training",
+                            description=__doc__.split("\n\n")[0].rstrip(":") + ".",
+                            epilog=__doc__.split("\n\n", 2)[2]).parse_args()
     status = train_topics.main([]) or train_related.main([])
     if status:
         return status
