@@ -45,9 +45,9 @@ from service.search.query import (
 )
 from service.search.related import (
     CANDIDATES,
+    Asked,
     Candidate,
     candidate_queries,
-    entity_weights,
     headline_query,
     rank,
     score_parts,
@@ -242,11 +242,11 @@ class EventIndex:
                 if number == 0:
                     text_scores[key] = score
         best_text = max(text_scores.values(), default=0.0)
-        idf = entity_weights(searcher, event)
+        asked = Asked.about(searcher, event)
         candidates = []
         for key, address in addresses.items():
             other = stored_event(searcher.doc(address))
-            parts = score_parts(event, other, text_scores.get(key, 0.0), best_text, idf)
+            parts = score_parts(event, other, text_scores.get(key, 0.0), best_text, asked)
             candidates.append(Candidate(other, parts))
         return candidates
 

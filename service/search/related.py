@@ -17,11 +17,12 @@ gets seven parts in [0, 1]:
   meaning      cosine of the two headlines' WordLlama vectors (topic_embedding.py; 0 if
                negative): one story told in other words
 
-The score is the chance that the other event sits under the same Portal story heading,
-P(same story) = sigmoid(bias + sum of weight * part), a logistic regression learned by
-`training/train_related.py` from Portal events 2015-2017 (pairs under one heading are
-related), its regularisation chosen on 2018; `related_model.json` beside this module holds
-the weights and the figures. Only the best `MEANING_DEPTH` (or the page size) by the other
+The score is the chance that the other event sits under the same story heading,
+P(same story) = sigmoid(bias + sum of weight * part): a pairwise logistic regression with
+weights of zero or more, learned by `training/train_related.py` from the Portal's events of
+2015-2017 (events under one heading are related) and our hand-grouped reddit stories, its
+regularisation chosen on 2018, then calibrated; `related_model.json` beside this module
+holds the weights and the figures. Only the best `MEANING_DEPTH` (or the page size) by the other
 parts get the meaning part (about 25 microseconds a headline) and are ranked again.
 
 `context` lists the shared tags (entity names, country names, the story) alphabetically,
@@ -98,25 +99,35 @@ def headline_query(schema: tantivy.Schema, event: Event) -> tantivy.Query:
     return _excluding(schema, event, _headline_likeness(schema, event.headline))
 
 
-def entity_weights(searcher: tantivy.Searcher, event: Event) -> dict[str, float]:
-    """Inverse document frequency of each of the event's entities (countries aside)."""
-    documents = max(searcher.num_docs, 1)
-    return {name: math.log(1 + documents / (1 + searcher.doc_freq("entity", name)))
-            for name in _entity_names(event)}
+@dataclass(frozen=True)
+class Asked:
+    """What every candidate of one event is compared with, worked out once: the inverse
+    document frequency of each of its entities (countries aside) and its headline's words."""
+
+    idf: dict[str, float]
+    words: set[str]
+
+    @classmethod
+    def about(cls, searcher: tantivy.Searcher, event: Event) -> Asked:
+        documents = max(searcher.num_docs, 1)
+        idf = {name: math.log(1 + documents / (1 + searcher.doc_freq("entity", name)))
+               for name in _entity_names(event)}
+        return cls(idf, content_words(event.headline))
 
 
 def score_parts(event: Event, other: Event, text_score: float, best_text: float,
-                idf: dict[str, float]) -> dict[str, float]:
+                asked: Asked) -> dict[str, float]:
     """Every part but `meaning`, which `rank` adds to the best few."""
-    mine = sum(idf.values())
-    shared = sum(weight for name, weight in idf.items() if name in _entity_names(other))
+    mine = sum(asked.idf.values())
+    theirs = _entity_names(other)
+    shared = sum(weight for name, weight in asked.idf.items() if name in theirs)
     return {
         "text": round(text_score / best_text, 4) if best_text else 0.0,
         "entities": round(shared / mine, 4) if mine else 0.0,
         "countries": round(len(set(event.countries) & set(other.countries))
                            / len(event.countries), 4) if event.countries else 0.0,
         "story": 1.0 if event.story and same_story(event.story, other.story) else 0.0,
-        "story_words": _story_words(event, other),
+        "story_words": _story_words(asked.words, other),
         "time": round(math.pow(0.5, abs((event.date - other.date).days) / TIME_HALF_LIFE_DAYS), 4),
     }
 
@@ -155,11 +166,11 @@ def context_tags(event: Event, other: Event) -> list[str]:
     return sorted(_tags(event) & _tags(other), key=str.casefold)
 
 
-def _story_words(event: Event, other: Event) -> float:
+def _story_words(headline_words: set[str], other: Event) -> float:
     words = content_words(other.story) if other.story else set()
     if not words:
         return 0.0
-    return round(len(words & content_words(event.headline)) / len(words), 4)
+    return round(len(words & headline_words) / len(words), 4)
 
 
 def _excluding(schema: tantivy.Schema, event: Event, query: tantivy.Query) -> tantivy.Query:
