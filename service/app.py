@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP
 
 from indexer.enrich.topic_embedding import embedder
 from indexer.index.storage import ReindexRunning
-from service.config import Settings
+from service.config import REQUEST_MAX_BODY_SIZE, Settings
 from service.jobs import JobManager
 from service.models import Health
 from service.responses import OrjsonResponse
@@ -29,6 +29,7 @@ from service.routes.events import EventsController
 from service.routes.search import SearchController
 from service.search.engine import EventIndex, EventNotFound
 from service.search.query import BadQuery
+from service.security import Access
 from service.web import not_found_page, template_config, web_router
 from service.writes import EventWrites
 
@@ -37,11 +38,13 @@ logger = logging.getLogger("eventsearch")
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    access = Access(settings)  # API keys, audit log, rate limit, CORS, security headers
 
     @asynccontextmanager
     async def open_index(app: Litestar) -> AsyncIterator[None]:
         # Opened once per process; each request takes its own searcher from it.
         app.state.settings = settings
+        app.state.api_keys = access.keys
         app.state.events = EventIndex.open(settings.data_dir)
         app.state.jobs = JobManager(settings.data_dir)
         app.state.writes = EventWrites(settings.data_dir)
@@ -72,7 +75,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BadQuery: _error(HTTP_400_BAD_REQUEST),
             EventNotFound: _error(HTTP_404_NOT_FOUND),
             ReindexRunning: _error(HTTP_409_CONFLICT, retry_after="5"),
+            **access.exception_handlers,
         },
+        middleware=access.middleware,
+        cors_config=access.cors,
+        before_send=access.before_send,
+        request_max_body_size=REQUEST_MAX_BODY_SIZE,
         response_class=OrjsonResponse,
         template_config=template_config(),
         # Level 1, nginx's default for dynamic responses: a results page of 60 KB takes

@@ -18,7 +18,7 @@ from service.config import Settings
 from tests.conftest import SAMPLE_DUMP, WIKITIMES
 from tests.servers import running_server
 
-KEY = "test-key-1234"
+KEY = "test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
 
 
@@ -56,7 +56,8 @@ def total(client, **params) -> int:
 def test_admin_routes_are_off_without_a_configured_key(data_dir):
     with TestClient(app=create_app(Settings(data_dir=data_dir))) as client:
         response = client.post("/api/admin/reload", headers=AUTH)
-        assert response.status_code == 403 and "EVENTSEARCH_API_KEY" in response.json()["detail"]
+        assert response.status_code == 403
+        assert "EVENTSEARCH_API_KEYS_FILE" in response.json()["detail"]
         assert client.get("/api/search").status_code == 200  # search stays public
 
 

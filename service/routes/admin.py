@@ -1,14 +1,17 @@
-"""Operator routes: reload the live generation, start and follow reindex jobs."""
+"""Operator routes: reload the live generation, start and follow reindex jobs.
+
+Every request here is audited (service.audit) with the id of the key that made it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
+from service.audit import audit_target
 from service.config import Settings
 from service.jobs import JobManager
 from service.models import JobStatus, ReindexRequest, ReloadResult
@@ -33,10 +36,14 @@ class AdminController(Controller):
                       "(EVENTSEARCH_DUMP_DIR) in a separate process; follow it at "
                       "/api/admin/jobs/{id}. The service swaps to the new generation when "
                       "the job publishes it.")
-    def reindex(self, data: JSONBody[ReindexRequest], jobs: NamedDependency[JobManager],
+    def reindex(self, request: Request, data: JSONBody[ReindexRequest],
+                jobs: NamedDependency[JobManager],
                 settings: NamedDependency[Settings]) -> JobStatus:
+        audit_target(request.scope, paths=data.paths)  # as asked, before they are checked
         paths = [_inside_dump_dir(path, settings.dump_dir) for path in data.paths]
-        return JobStatus(**jobs.start_reindex(paths).describe())
+        job = jobs.start_reindex(paths)
+        audit_target(request.scope, job_id=job.id)
+        return JobStatus(**job.describe())
 
     @get("/jobs", sync_to_thread=True, summary="All reindex jobs of this process")
     def jobs(self, jobs: NamedDependency[JobManager]) -> list[JobStatus]:

@@ -4,7 +4,8 @@ Server-rendered HTML from Jinja templates (`templates/`), enhanced by htmx and a
 JavaScript of ours (`static/`); every page works without JavaScript. The pages call the
 same `EventIndex` as the JSON API: there is one search engine.
 
-    web_router()       the page routes, with HTML error pages and security headers
+    web_router()       the page routes, with HTML error pages (their security headers are
+                       added to every HTML response by service.security)
     template_config()  Litestar's Jinja engine over `templates/`
 """
 
@@ -14,7 +15,6 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response, Router, get
-from litestar.datastructures import ResponseHeader
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -32,20 +32,6 @@ from service.web.views import TEMPLATE_GLOBALS
 
 _HERE = Path(__file__).parent
 ASSETS = StaticAssets(_HERE / "static")
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "object-src 'none'"
-)
-"""Scripts and styles from our own files only: no inline script can run, whatever a
-headline or a query string smuggles into a page."""
-
-SECURITY_HEADERS = [
-    ResponseHeader(name="Content-Security-Policy", value=CONTENT_SECURITY_POLICY),
-    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
-    ResponseHeader(name="Referrer-Policy", value="strict-origin-when-cross-origin"),
-]
 
 
 def template_config() -> TemplateConfig:
@@ -70,7 +56,6 @@ def web_router() -> Router:
     return Router(
         path="/",
         route_handlers=[SearchPages, ArchivePages, Feeds, static_file],
-        response_headers=SECURITY_HEADERS,
         exception_handlers={
             BadQuery: _error_page(HTTP_400_BAD_REQUEST),
             ValidationException: _error_page(HTTP_400_BAD_REQUEST),
@@ -96,8 +81,7 @@ def _error_page(status_code: int):
         return Template(
             template_name="error_fragment.html" if fragment else "error.html",
             context={"status_code": status_code, "message": _message(error)},
-            status_code=status_code, headers={**VARY, **{h.name: h.value for h in
-                                                         SECURITY_HEADERS}},
+            status_code=status_code, headers=VARY,
         )
 
     return render
