@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -19,9 +19,9 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP
 
 from indexer.enrich.topic_embedding import embedder
 from indexer.index.storage import ReindexRunning
+from service import observability
 from service.config import REQUEST_MAX_BODY_SIZE, Settings
 from service.jobs import JobManager
-from service.models import Health
 from service.responses import OrjsonResponse
 from service.routes.admin import AdminController
 from service.routes.discover import DiscoverController
@@ -31,7 +31,6 @@ from service.search.engine import EventIndex, EventNotFound
 from service.search.query import BadQuery
 from service.security import Access
 from service.web import not_found_page, template_config, web_router
-from service.writes import EventWrites
 
 logger = logging.getLogger("eventsearch")
 
@@ -45,9 +44,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Opened once per process; each request takes its own searcher from it.
         app.state.settings = settings
         app.state.api_keys = access.keys
-        app.state.events = EventIndex.open(settings.data_dir)
+        app.state.events = observability.ObservedEventIndex.open(settings.data_dir)
         app.state.jobs = JobManager(settings.data_dir)
-        app.state.writes = EventWrites(settings.data_dir)
+        app.state.writes = observability.ObservedEventWrites(settings.data_dir)
         embedder()  # the related ranking's word vectors (0.35 s): loaded before any request
         watcher = asyncio.create_task(_follow_generations(app.state.events, settings))
         # What is loaded by now (the app, its routes and types, the index) lives as long as
@@ -60,10 +59,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             watcher.cancel()
             app.state.jobs.stop_all()
 
-    return Litestar(
+    return observability.observe(Litestar(
         route_handlers=[SearchController, DiscoverController, EventsController, AdminController,
-                        health, web_router()],
-        lifespan=[open_index],
+                        observability.OperationsController, web_router()],
+        lifespan=[open_index, observability.watch],
         dependencies={
             "events": Provide(_state("events"), sync_to_thread=False),
             "jobs": Provide(_state("jobs"), sync_to_thread=False),
@@ -81,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=access.cors,
         before_send=access.before_send,
         request_max_body_size=REQUEST_MAX_BODY_SIZE,
+        logging_config=observability.LITESTAR_LOGGING,
         response_class=OrjsonResponse,
         template_config=template_config(),
         # Level 1, nginx's default for dynamic responses: a results page of 60 KB takes
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-    )
+    ))
 
 
 def _state(name: str):
@@ -112,12 +112,6 @@ async def _follow_generations(events: EventIndex, settings: Settings) -> None:
                 logger.info("now serving generation %s", events.generation)
         except Exception:  # keep serving the current generation; try again next time
             logger.exception("could not open the published generation")
-
-
-@get("/health", sync_to_thread=True, tags=["operations"])
-def health(events: NamedDependency[EventIndex], settings: NamedDependency[Settings]) -> Health:
-    return Health(status="ok", events=events.count(), data_dir=str(settings.data_dir),
-                  generation=events.generation)
 
 
 def _error(status_code: int, retry_after: str | None = None):

@@ -149,10 +149,28 @@ class DraftEvent:
 
 @dataclass(slots=True)
 class Health:
+    """Alive. `pid`: the server process that answered (one of `serve --workers N`)."""
+
     status: str
     events: int
     data_dir: str
     generation: str | None
+    pid: int
+
+
+@dataclass(slots=True)
+class Ready:
+    """Ready (`status` "ready") or not ("unavailable", with `reason`). `generation_age_seconds`:
+    since the served generation was published; `fallback`: why an older generation is served
+    instead of the published one, when it is."""
+
+    status: str
+    pid: int
+    generation: str | None = None
+    events: int | None = None
+    generation_age_seconds: float | None = None
+    fallback: str | None = None
+    reason: str | None = None
 
 
 @dataclass(slots=True)

@@ -5,48 +5,161 @@ accepted connections; uvicorn's own `--workers` path leaves the protocol 0 and e
 keep-alive response then waits ~40 ms for the client's delayed ACK (uvicorn issue #3149).
 Worker processes are forked after the socket exists and accept from it in turn, as
 gunicorn's do; each opens the index itself in the app's lifespan.
+
+Supervision: a worker that dies (a crash, `kill -9`) is replaced by a fresh fork while the
+others keep accepting; one that fails to start stops the whole server, since its
+replacement would fail the same way. Shutdown on SIGTERM (or Ctrl-C): the listening socket
+is closed in every process first, so new connections are refused, then the requests in
+flight finish, for at most `shutdown_timeout` seconds, and the process exits 0.
 """
 
 from __future__ import annotations
 
+import glob
+import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
 import signal
 import socket
+import sys
+import tempfile
 
 import uvicorn
 
 _APP = "service.app:create_app"  # built from the environment in each process
+_STARTUP_FAILED = 3  # a worker's exit code when its app did not start (uvicorn's own)
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+
+logger = logging.getLogger("eventsearch.server")
 
 
-def serve(host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
+def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
+          shutdown_timeout: float | None = None) -> int:
+    """Serve until SIGTERM or SIGINT; the exit code (0, or 1 when a worker could not start)."""
+    if shutdown_timeout is None:
+        shutdown_timeout = float(os.environ.get("EVENTSEARCH_SHUTDOWN_TIMEOUT",
+                                                DEFAULT_SHUTDOWN_TIMEOUT))
+    metrics_dir = _fresh_metrics_dir() if workers > 1 else None
+    # Imported only now: prometheus_client picks its multiprocess mode when imported.
+    from service.observability import configure_logging
+
+    configure_logging(access_log)
     listener = _listen(host, port)
     # httptools and uvloop (C) instead of h11 and asyncio's loop (Python): about a third
-    # less CPU per request.
-    config = uvicorn.Config(_APP, factory=True, log_level="info", access_log=access_log,
-                            http="httptools", loop="uvloop")
-    if workers <= 1:
-        uvicorn.Server(config).run(sockets=[listener])
-        return
-    context = multiprocessing.get_context("fork")
-    children = [context.Process(target=_worker, args=(config, listener), daemon=True)
-                for _ in range(workers)]
-    for child in children:
-        child.start()
+    # less CPU per request. Our request log replaces uvicorn's access log (one line each).
+    config = uvicorn.Config(_APP, factory=True, log_config=None, access_log=False,
+                            http="httptools", loop="uvloop",
+                            timeout_graceful_shutdown=shutdown_timeout)
+    try:
+        if workers <= 1:
+            return _run(config, listener)
+        return _Supervisor(config, listener, workers, shutdown_timeout).run()
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
-    def stop(_signum, _frame) -> None:
-        for child in children:
-            if child.is_alive():
-                child.terminate()  # uvicorn shuts down gracefully on SIGTERM
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for child in children:
-        child.join()
+def _run(config: uvicorn.Config, listener: socket.socket) -> int:
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully, to the
+    # handler it found: this one lets the process exit 0 instead of dying of the signal.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    server = uvicorn.Server(config)
+    server.run(sockets=[listener])
+    return 0 if server.started else _STARTUP_FAILED
 
 
 def _worker(config: uvicorn.Config, listener: socket.socket) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
-    uvicorn.Server(config).run(sockets=[listener])
+    sys.exit(_run(config, listener))
+
+
+class _Supervisor:
+    def __init__(self, config: uvicorn.Config, listener: socket.socket, workers: int,
+                 shutdown_timeout: float):
+        self.config, self.listener, self.size = config, listener, workers
+        self.shutdown_timeout = shutdown_timeout
+        self.context = multiprocessing.get_context("fork")
+        self.workers: dict[int, multiprocessing.Process] = {}
+        self.stopping = False
+        self.failed = False
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        for _ in range(self.size):
+            self._spawn()
+        while not self.stopping:
+            ended = multiprocessing.connection.wait(
+                [worker.sentinel for worker in self.workers.values()], timeout=1.0)
+            for worker in [w for w in self.workers.values() if w.sentinel in ended]:
+                self._replace(worker)
+        return self._join()
+
+    def _spawn(self) -> multiprocessing.Process:
+        worker = self.context.Process(target=_worker, args=(self.config, self.listener),
+                                      daemon=True)
+        worker.start()
+        self.workers[worker.pid] = worker
+        return worker
+
+    def _replace(self, worker: multiprocessing.Process) -> None:
+        from prometheus_client import multiprocess
+
+        worker.join()
+        del self.workers[worker.pid]
+        multiprocess.mark_process_dead(worker.pid)  # its live gauges no longer count
+        if self.stopping:
+            return
+        if worker.exitcode == _STARTUP_FAILED:
+            logger.error("worker %d could not start (its log says why): stopping", worker.pid)
+            self.failed = True
+            self._stop()
+            return
+        fresh = self._spawn()
+        logger.warning("worker %d ended (%s); started worker %d in its place", worker.pid,
+                       _how(worker.exitcode), fresh.pid)
+
+    def _stop(self, *_signal) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.listener.close()  # ours; each worker closes its own copy as it shuts down
+        for worker in self.workers.values():
+            if worker.is_alive():
+                worker.terminate()  # SIGTERM: uvicorn shuts down gracefully
+
+    def _join(self) -> int:
+        # Each worker bounds its own shutdown; this bounds a worker that hangs anyway.
+        for worker in list(self.workers.values()):
+            worker.join(self.shutdown_timeout + 5)
+            if worker.is_alive():
+                logger.error("worker %d did not stop in time: killed", worker.pid)
+                worker.kill()
+                worker.join()
+        return 1 if self.failed else 0
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+def _fresh_metrics_dir() -> str | None:
+    """An empty directory for the workers' metric files, named in PROMETHEUS_MULTIPROC_DIR
+    before any worker imports prometheus_client; None when the operator named one, which is
+    emptied of metric files instead (an earlier run's would add their counts to this one's).
+    """
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+        for stale in glob.glob(os.path.join(chosen, "*.db")):
+            os.remove(stale)
+        return None
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventsearch-metrics-")
+    return os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def _listen(host: str, port: int) -> socket.socket:
