@@ -476,13 +476,15 @@ class Server:
     kind "reuseport": N independent uvicorn processes on one port with SO_REUSEPORT.
     """
 
-    def __init__(self, kind: str, data_dir: Path, workers: int, log: Path):
+    def __init__(self, kind: str, data_dir: Path, workers: int, log: Path,
+                 env: dict[str, str] | None = None):
         self.kind, self.workers = kind, workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log_path = log
         self._log = log.open("w")
-        env = {**os.environ, "EVENTSEARCH_API_KEY": "", "EVENTSEARCH_DATA_DIR": str(data_dir)}
+        env = {**os.environ, "EVENTSEARCH_API_KEY": "", "EVENTSEARCH_DATA_DIR": str(data_dir),
+               **(env or {})}
         if kind == "serve":
             commands = [[str(EVENTSEARCH), "serve", "--data-dir", str(data_dir), "--host",
                          "127.0.0.1", "--port", str(self.port), "--workers", str(workers),

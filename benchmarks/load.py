@@ -1,0 +1,744 @@
+"""The service under load, as operators run it: a mix of every public kind of request from
+32 keep-alive clients, alone, while a reindex publishes a new generation, and while events
+are upserted.
+
+    .venv/bin/python benchmarks/load.py [--events 1000000] [--seed 20220701]
+        [--clients 32] [--duration 60] [--upsert-rate 50] [--out benchmarks/results]
+    .venv/bin/python benchmarks/load.py --quick      # the bundled sample, 10 s per phase
+
+The server is `eventsearch serve --workers 2 --no-access-log` on a free loopback port, with
+EVENTSEARCH_API_KEY set, on a COPY of the search benchmark's index (`benchmarks/search.py
+--build-only` builds it: OUT/search-work/seed{SEED}-events{EVENTS}-pool{POOL}/ours); the
+copy (OUT/load-work/data: segment files hard-linked, since Tantivy never rewrites one, the
+rest copied) is made afresh on every run, and the original is never written. --quick indexes
+the bundled sample dump once into OUT/load-work/sample and copies that.
+
+Three phases, each --duration seconds after 2 s of warm-up, the same clients and mix:
+1. steady: the mix alone.
+2. reindex: `eventsearch reindex DUMP --processes 2` of the corpus's own dump into the copy
+   (warm: its enrichment cache holds every headline) starts with the phase; the phase lasts
+   until the new generation has been published (CURRENT rewritten) and --swap-window
+   seconds more, at least --duration. Latency is reported for the whole phase and for the
+   swap window (from the publish on), when the servers reopen the index.
+3. upsert: beside the mix, one more client posts --upsert-rate events/s to `POST
+   /api/events` (batches of --upsert-batch, NDJSON, the API key in X-API-Key), and another
+   polls `/api/search` every 100 ms for the batches not yet seen (each batch's headlines
+   carry a word of their own); an event's visibility lag runs from its POST being sent to
+   the first poll that finds it. Target: every upserted event found within 2 s.
+
+The mix (weights by --mix): `/api/search` and the `/search` HTML page, both with a distinct
+query each (1 or 2 words from the corpus's headline vocabulary, alone, with a country, a
+year, or both: every (words, country, year) combination is drawn at most once in a run,
+so the server's facet-count cache, keyed by query and filters, never answers one);
+`/api/facets/{facet}?prefix=` (distinct facet, prefix and word), `/api/suggest?q=`
+(distinct prefixes while they last, then repeats, counted), `/api/events/{id}/related` and
+the event's page `/news/YYYY/MM/DD/<slug>` (ids drawn without replacement). The client
+checks the distinctness itself and reports it; the server has no cache-hit counter.
+Errors: every answer other than 200, and every broken connection. Target: 0.
+
+The client is a minimal HTTP/1.1 client on asyncio streams under uvloop, one connection per
+client (as search.py's raw client): it costs a fraction of a core (reported as
+client_cpu_cores beside the servers' CPU, from /proc), where httpx would take most of one
+of the machine's two cores. The servers' CPU is read from their processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import httpx
+import psutil
+import tantivy
+import uvloop
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _search_stores import EVENTSEARCH  # noqa: E402
+from search import DEFAULT_OUT, Server, code_version, others_running, summary  # noqa: E402
+
+from indexer.index.storage import open_index  # noqa: E402
+from indexer.writers import page_path  # noqa: E402
+from service.search.render import stored_event  # noqa: E402
+
+SAMPLE_DUMP = REPO / "samples" / "news"
+API_KEY = "load-benchmark-key"
+VISIBLE_WITHIN_S = 2.0
+DEFAULT_MIX = "search=35,page=10,facets=10,suggest=25,related=10,event=10"
+_WORD = re.compile(r"[A-Za-z]+")
+_STOPWORDS = frozenset("""a about after again against all also amid an and any are as at be
+been before being but by can could did do does for from had has have he her his how i if in
+into is it its just more most new no not now of off on one only or our out over says said
+she so some than that the their them then there these they this to too under up was we were
+what when where which while who why will with would you your""".split())
+
+
+# --- the workload: every request path, drawn once --------------------------------------------
+
+class Workload:
+    """Request paths by route, from the corpus's own headlines, labels and ids."""
+
+    def __init__(self, events: list[dict], seed: int):
+        self.rng = random.Random(f"load-{seed}")
+        docs = [[w.lower() for w in _WORD.findall(e["headline"])] for e in events]
+        df = Counter(w for words in docs for w in set(words))
+        self.words = sorted(w for w, n in df.items()
+                            if len(w) >= 4 and w not in _STOPWORDS and n >= 2)
+        countries = Counter(c for e in events for c in e["countries"])
+        self.countries = [c for c, _ in countries.most_common(30)]
+        self.years = sorted({e["date"][:4] for e in events})
+        self.entities = sorted({name for e in events for name in e["entities"]
+                                if name[:1].isalpha()})
+        self.ids = [(e["id"], e["date"]) for e in events]
+        self.rng.shuffle(self.ids)
+        self.seen: dict[str, set] = {"search": set(), "facets": set(), "suggest": set()}
+        self.repeats: Counter = Counter()
+        self.drawn: Counter = Counter()
+
+    def _distinct(self, kind: str, draw: Callable[[], tuple], tries: int = 200) -> tuple:
+        for _ in range(tries):
+            key = draw()
+            if key not in self.seen[kind]:
+                self.seen[kind].add(key)
+                return key
+        self.repeats[kind] += 1  # the space is used up: a repeat, counted and reported
+        return key
+
+    def _search_key(self) -> tuple:
+        words = tuple(sorted(self.rng.sample(self.words, self.rng.choice((1, 1, 2)))))
+        mode = self.rng.randrange(4)
+        country = self.rng.choice(self.countries) if mode in (1, 3) and self.countries else None
+        year = self.rng.choice(self.years) if mode in (2, 3) else None
+        return words, country, year
+
+    def _search_params(self) -> str:
+        words, country, year = self._distinct("search", self._search_key)
+        params = [("q", " ".join(words))]
+        if country:
+            params.append(("country", country))
+        if year:
+            params += [("from", f"{year}-01-01"), ("to", f"{year}-12-31")]
+        return urlencode(params)
+
+    def path(self, route: str) -> str:
+        self.drawn[route] += 1
+        if route == "search":
+            return "/api/search?" + self._search_params()
+        if route == "page":
+            return "/search?" + self._search_params()
+        if route == "facets":
+            facet, prefix, word = self._distinct("facets", self._facet_key)
+            return f"/api/facets/{facet}?" + urlencode(
+                [("prefix", prefix)] + ([("q", word)] if word else []))
+        if route == "suggest":
+            (prefix,) = self._distinct("suggest", lambda: (self._prefix(),))
+            return "/api/suggest?" + urlencode({"q": prefix})
+        event_id, date = self._next_id()
+        if route == "related":
+            return f"/api/events/{quote(event_id, safe='')}/related?size=5"
+        return page_path(dt.date.fromisoformat(date), event_id)
+
+    def _facet_key(self) -> tuple:
+        facet = self.rng.choice(("entity", "entity", "country", "source", "story"))
+        word = self.rng.choice(self.words) if self.rng.random() < 0.5 else None
+        return facet, self._prefix(), word
+
+    def _prefix(self) -> str:
+        source = (self.rng.choice(self.entities) if self.rng.random() < 0.5 and self.entities
+                  else self.rng.choice(self.words))
+        words = _WORD.findall(source) or [source]
+        return self.rng.choice(words)[:self.rng.choice((2, 3, 4, 5))].lower()
+
+    def _next_id(self) -> tuple[str, str]:
+        if not self.ids:
+            raise RuntimeError("the workload ran out of event ids; use a larger corpus")
+        return self.ids.pop()
+
+    def distinctness(self) -> dict:
+        return {"drawn": dict(self.drawn), "distinct_keys": {k: len(v) for k, v in
+                                                             self.seen.items()},
+                "repeats_after_space_used_up": dict(self.repeats)}
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    mix = {name: int(weight) for name, weight in (part.split("=") for part in text.split(","))}
+    unknown = set(mix) - {"search", "page", "facets", "suggest", "related", "event"}
+    if unknown:
+        raise SystemExit(f"--mix: unknown routes {sorted(unknown)}")
+    return mix
+
+
+def corpus_events(data_dir: Path, sample_json: Path | None, limit: int = 20_000) -> list[dict]:
+    """The events the workload is drawn from: the search benchmark's random sample of the
+    index's stored events when there is one, else the index's own stored events."""
+    if sample_json and sample_json.exists():
+        return json.loads(sample_json.read_text())
+    searcher = open_index(data_dir).searcher()
+    hits = searcher.search(tantivy.Query.all_query(), limit=min(limit, searcher.num_docs)).hits
+    events = [stored_event(searcher.doc(address)) for _, address in hits]
+    return [{"id": e.id, "headline": e.headline, "date": e.date.isoformat(),
+             "countries": list(e.countries),
+             "entities": [x.name for x in e.entities]} for e in events]
+
+
+# --- a minimal keep-alive HTTP/1.1 client ------------------------------------------------------
+
+class Connection:
+    """One keep-alive connection; reads Content-Length and chunked bodies."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, path: str, method: str = "GET", body: bytes = b"",
+                      headers: str = "") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n"
+                f"{headers}Content-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        try:
+            return await self._response()
+        except BaseException:
+            self.close()
+            raise
+
+    async def _response(self) -> tuple[int, bytes]:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        if length:
+            body = await self.reader.readexactly(int(length.group(1)))
+        elif re.search(rb"(?i)\r\ntransfer-encoding: *chunked", head):
+            body = await self._chunked()
+        else:
+            body = b""
+        if re.search(rb"(?i)\r\nconnection: *close", head):
+            self.close()
+        return status, body
+
+    async def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            parts.append(await self.reader.readexactly(size + 2))
+            if size == 0:
+                return b"".join(parts)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+# --- one phase of load --------------------------------------------------------------------------
+
+@dataclass
+class Record:
+    """Each request's route, start (s from the phase's start), ms and outcome."""
+
+    rows: list[tuple[str, float, float, str]] = field(default_factory=list)
+
+    def add(self, route: str, started: float, origin: float, outcome: str) -> None:
+        now = time.perf_counter()
+        self.rows.append((route, started - origin, (now - started) * 1000, outcome))
+
+
+async def _client(port: int, next_request: Callable[[], tuple[str, str]], keep_going,
+                  record: Record | None, origin: float) -> None:
+    connection = Connection(port)
+    try:
+        while keep_going():
+            route, path = next_request()
+            started = time.perf_counter()
+            try:
+                status, _ = await connection.request(path)
+                outcome = "ok" if status == 200 else f"HTTP {status}"
+            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+                outcome = type(error).__name__
+            if record is not None:
+                record.add(route, started, origin, outcome)
+    finally:
+        connection.close()
+
+
+def _weighted_routes(mix: dict[str, int], seed: int) -> Callable[[], str]:
+    rng = random.Random(f"mix-{seed}")
+    names, weights = list(mix), list(mix.values())
+    return lambda: rng.choices(names, weights)[0]
+
+
+async def run_phase(port: int, workload: Workload, mix: dict[str, int], clients: int,
+                    seconds: float, seed: int, until: Callable[[float], bool] | None = None,
+                    side_tasks: Callable[[float, Callable[[], bool]], list] = lambda *_: []
+                    ) -> tuple[Record, float, float]:
+    """`clients` concurrent clients for 2 s of warm-up, then at least `seconds` (longer while
+    `until(elapsed)` says so). Returns the record, the elapsed time and the client's CPU."""
+    pick = _weighted_routes(mix, seed)
+
+    def next_request() -> tuple[str, str]:
+        route = pick()
+        return route, workload.path(route)
+
+    warm_end = time.perf_counter() + 2
+    await asyncio.gather(*(_client(port, next_request, lambda: time.perf_counter() < warm_end,
+                                   None, 0.0) for _ in range(clients)))
+    record = Record()
+    origin = time.perf_counter()
+
+    def keep_going() -> bool:
+        elapsed = time.perf_counter() - origin
+        return elapsed < seconds or (until is not None and until(elapsed))
+
+    cpu = time.process_time()
+    extra = side_tasks(origin, keep_going)
+    await asyncio.gather(*(_client(port, next_request, keep_going, record, origin)
+                           for _ in range(clients)), *extra)
+    return record, time.perf_counter() - origin, time.process_time() - cpu
+
+
+def phase_report(record: Record, elapsed: float, client_cpu: float,
+                 window: tuple[float, float] | None = None) -> dict:
+    """Requests, errors, requests/s and latency per route (and for all routes)."""
+    rows = [r for r in record.rows if window is None or window[0] <= r[1] < window[1]]
+    span = (window[1] - window[0]) if window else elapsed
+    by_route: dict[str, dict] = {}
+    for route in sorted({r[0] for r in rows}) + ["all"]:
+        mine = [r for r in rows if route in ("all", r[0])]
+        ok = [r[2] for r in mine if r[3] == "ok"]
+        errors = Counter(r[3] for r in mine if r[3] != "ok")
+        by_route[route] = {"requests": len(mine), "errors": sum(errors.values()),
+                           "error_kinds": dict(errors),
+                           "requests_per_second": round(len(mine) / span, 1),
+                           "latency_ms": summary(ok) if ok else None}
+    return {"seconds": round(span, 2), "client_cpu_cores": round(client_cpu / elapsed, 3),
+            "routes": by_route}
+
+
+# --- the server, its data copy, its CPU --------------------------------------------------------
+
+def copy_data_dir(source: Path, target: Path) -> None:
+    """A writable copy: Tantivy's segment files hard-linked (it never rewrites one; a new
+    generation or an upsert writes new files), everything else (CURRENT, meta.json, the
+    enrichment cache, locks) copied, so nothing written to the copy reaches the source."""
+    if target.exists():
+        shutil.rmtree(target)
+
+    def link_or_copy(src: str, dst: str) -> None:
+        name = Path(src).name
+        segment_file = "/generations/" in src and not name.startswith(".") \
+            and not name.endswith(".json")
+        if segment_file:
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy,
+                    ignore=shutil.ignore_patterns("built.json", "rejected.jsonl"))
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """User + system CPU of the server's processes (the supervisor and its workers)."""
+    total = 0.0
+    for process in server.processes:
+        parent = psutil.Process(process.pid)
+        for proc in [parent, *parent.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
+def current_generation(data_dir: Path) -> str:
+    return (data_dir / "CURRENT").read_text().strip()
+
+
+# --- the phases ---------------------------------------------------------------------------------
+
+def steady_phase(server: Server, workload: Workload, args) -> dict:
+    cpu = server_cpu_seconds(server)
+    record, elapsed, client_cpu = asyncio.run(run_phase(
+        server.port, workload, args.mix, args.clients, args.duration, args.seed))
+    report = phase_report(record, elapsed, client_cpu)
+    report["server_cpu_cores"] = round((server_cpu_seconds(server) - cpu) / elapsed, 3)
+    return report
+
+
+def reindex_phase(server: Server, workload: Workload, data_dir: Path, dump: Path,
+                  args) -> dict:
+    """The mix while `eventsearch reindex` builds and publishes a generation into the copy."""
+    before = current_generation(data_dir)
+    state: dict = {}
+
+    def side_tasks(origin: float, keep_going) -> list:
+        state["reindex"] = subprocess.Popen(
+            [str(EVENTSEARCH), "reindex", str(dump), "--data-dir", str(data_dir),
+             "--processes", "2", "--json", "--no-progress"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        state["origin"] = origin
+        return [_watch_publish(data_dir, before, origin, state, keep_going)]
+
+    def until(elapsed: float) -> bool:
+        published = state.get("published_at")
+        if published is None:
+            return elapsed < args.reindex_timeout
+        return elapsed < published + args.swap_window
+
+    cpu = server_cpu_seconds(server)
+    record, elapsed, client_cpu = asyncio.run(run_phase(
+        server.port, workload, args.mix, args.clients, args.duration, args.seed + 1,
+        until=until, side_tasks=side_tasks))
+    server_cpu = server_cpu_seconds(server) - cpu
+    out, err = state["reindex"].communicate(timeout=600)
+    report = phase_report(record, elapsed, client_cpu)
+    report["server_cpu_cores"] = round(server_cpu / elapsed, 3)
+    published = state.get("published_at")
+    report["reindex"] = {
+        "exit_code": state["reindex"].returncode,
+        "summary": json.loads(out.strip().splitlines()[-1]) if out.strip() else None,
+        "stderr_tail": err[-500:], "generation_before": before,
+        "generation_after": current_generation(data_dir),
+        "published_after_s": round(published, 2) if published is not None else None}
+    if published is not None:
+        window = (published, published + args.swap_window)
+        report["swap_window"] = phase_report(record, elapsed, client_cpu, window)
+        report["swap_window"]["from_s"] = round(published, 2)
+    report["served_generation_after"] = httpx.get(f"{server.url}/health",
+                                                  timeout=10).json().get("generation")
+    return report
+
+
+async def _watch_publish(data_dir: Path, before: str, origin: float, state: dict,
+                         keep_going) -> None:
+    while keep_going():
+        if "published_at" not in state and current_generation(data_dir) != before:
+            state["published_at"] = time.perf_counter() - origin
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Upserts:
+    """The upsert stream's batches: when each was sent, its ids, when each id was seen."""
+
+    run_word: str
+    sent: dict[str, float] = field(default_factory=dict)       # id -> sent at
+    batch_of: dict[str, str] = field(default_factory=dict)     # id -> batch word
+    seen: dict[str, float] = field(default_factory=dict)       # id -> first seen at
+    post_ms: list[float] = field(default_factory=list)
+    post_errors: Counter = field(default_factory=Counter)
+    polls: int = 0
+    poll_errors: Counter = field(default_factory=Counter)
+
+    def pending_words(self) -> list[str]:
+        words = dict.fromkeys(self.batch_of[i] for i in self.sent if i not in self.seen)
+        return list(words)[:40]  # the oldest 40 batches: within the query length limit
+
+
+def _letters(number: int) -> str:
+    text = ""
+    while True:
+        number, digit = divmod(number, 26)
+        text = chr(97 + digit) + text
+        if number == 0:
+            return text
+
+
+async def _post_stream(port: int, upserts: Upserts, rate: float, batch: int,
+                       keep_going, seed: int) -> None:
+    connection = Connection(port)
+    period = batch / rate
+    next_at = time.perf_counter()
+    number = 0
+    headers = f"X-API-Key: {API_KEY}\r\nContent-Type: application/x-ndjson\r\n"
+    while keep_going():
+        word = f"{upserts.run_word}{_letters(number)}"
+        events = [{"id": f"load-{seed}-{number}-{k}", "date": "2024-06-01",
+                   "headline": f"Upserted {word} event {k}: parliament debates the budget"}
+                  for k in range(batch)]
+        body = b"".join(json.dumps(e).encode() + b"\n" for e in events)
+        started = time.perf_counter()
+        for event in events:
+            upserts.sent[event["id"]] = started
+            upserts.batch_of[event["id"]] = word
+        try:
+            status, answer = await connection.request("/api/events", "POST", body, headers)
+            if status != 200:
+                upserts.post_errors[f"HTTP {status}: {answer[:200]!r}"] += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+            upserts.post_errors[type(error).__name__] += 1
+        upserts.post_ms.append((time.perf_counter() - started) * 1000)
+        number += 1
+        next_at += period
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    connection.close()
+
+
+async def _poll_visibility(port: int, upserts: Upserts, keep_going, grace: float) -> None:
+    """Every 100 ms, one search for the batches not yet seen; goes on `grace` seconds after
+    the load ends so the last batches get their chance."""
+    connection = Connection(port)
+    ended_at = None
+    while True:
+        if not keep_going():
+            ended_at = ended_at or time.perf_counter()
+            if time.perf_counter() - ended_at > grace or len(upserts.seen) == len(upserts.sent):
+                break
+        words = upserts.pending_words()
+        if words:
+            path = "/api/search?" + urlencode({"q": " OR ".join(words), "size": 100,
+                                               "correct": "false", "sort": "-date"})
+            try:
+                status, body = await connection.request(path)
+                upserts.polls += 1
+                if status == 200:
+                    now = time.perf_counter()
+                    for hit in json.loads(_gunzipped(body))["hits"]:
+                        upserts.seen.setdefault(hit["id"], now)
+                else:
+                    upserts.poll_errors[f"HTTP {status}"] += 1
+            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+                upserts.poll_errors[type(error).__name__] += 1
+        await asyncio.sleep(0.1)
+    connection.close()
+
+
+def _gunzipped(body: bytes) -> bytes:
+    return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+
+
+def upsert_phase(server: Server, workload: Workload, args) -> dict:
+    upserts = Upserts(run_word=f"zqload{_letters(args.seed % 9973)}x")
+
+    def side_tasks(origin: float, keep_going) -> list:
+        return [_post_stream(server.port, upserts, args.upsert_rate, args.upsert_batch,
+                             keep_going, args.seed),
+                _poll_visibility(server.port, upserts, keep_going, grace=10.0)]
+
+    cpu = server_cpu_seconds(server)
+    record, elapsed, client_cpu = asyncio.run(run_phase(
+        server.port, workload, args.mix, args.clients, args.duration, args.seed + 2,
+        side_tasks=side_tasks))
+    report = phase_report(record, elapsed, client_cpu)
+    report["server_cpu_cores"] = round((server_cpu_seconds(server) - cpu) / elapsed, 3)
+    lags = [(upserts.seen[i] - sent) * 1000 for i, sent in upserts.sent.items()
+            if i in upserts.seen]
+    missing = [i for i in upserts.sent if i not in upserts.seen]
+    report["upserts"] = {
+        "events_sent": len(upserts.sent), "batch": args.upsert_batch,
+        "events_per_second": round(len(upserts.sent) / elapsed, 1),
+        "post_errors": sum(upserts.post_errors.values()),
+        "post_error_kinds": dict(upserts.post_errors),
+        "post_latency_ms": summary(upserts.post_ms) if upserts.post_ms else None,
+        "seen": len(lags), "never_seen": len(missing), "never_seen_ids": missing[:10],
+        "visibility_lag_ms": summary(lags) if lags else None,
+        "seen_within_2s": sum(lag <= VISIBLE_WITHIN_S * 1000 for lag in lags),
+        "polls": upserts.polls, "poll_errors": dict(upserts.poll_errors)}
+    return report
+
+
+# --- corpus ---------------------------------------------------------------------------------
+
+def corpus(args) -> tuple[Path, Path, Path | None, str]:
+    """(index to copy, dump to reindex, sample.json or None, label) for the run."""
+    if args.quick:
+        source = args.out / "load-work" / "sample"
+        if not (source / "CURRENT").exists():
+            print(f"indexing the sample dump into {source} (once)", file=sys.stderr)
+            subprocess.run([str(EVENTSEARCH), "reindex", str(SAMPLE_DUMP), "--data-dir",
+                            str(source), "--no-progress"], check=True)
+        return source, SAMPLE_DUMP, None, "bundled sample"
+    root = args.work_dir / f"seed{args.seed}-events{args.events}-pool{args.pool}"
+    if not (root / "ours" / "CURRENT").exists():
+        raise SystemExit(f"no index in {root / 'ours'}: run benchmarks/search.py --build-only "
+                         f"--events {args.events} --seed {args.seed} first")
+    return root / "ours", root / "dump", root / "sample.json", f"synthetic, {args.events:,}"
+
+
+# --- report -----------------------------------------------------------------------------------
+
+def _route_rows(phase: dict) -> list[str]:
+    rows = []
+    for route, row in phase["routes"].items():
+        lat = row["latency_ms"] or {"p50": float("nan"), "p99": float("nan"),
+                                    "max": float("nan")}
+        rows.append(f"| {route} | {row['requests']:,} | {row['errors']} | "
+                    f"{row['requests_per_second']:.1f} | {lat['p50']:.1f} | {lat['p99']:.1f} | "
+                    f"{lat['max']:.1f} |")
+    return rows
+
+
+def report(results: dict) -> str:
+    lines = [f"## Load: {results['corpus']} events ({results['events']:,} served), "
+             f"{results['clients']} keep-alive clients, `{results['server']}`", "",
+             f"Mix (weights): {results['mix']}. Distinct requests: {results['distinctness']}.",
+             ""]
+    names = {"steady": "Steady load", "reindex": "While a reindex publishes a generation",
+             "upsert": f"While {results['upsert_rate']:g} events/s are upserted"}
+    for name, phase in results["phases"].items():
+        lines += [f"### {names[name]} ({phase['seconds']:.0f} s; client CPU "
+                  f"{phase['client_cpu_cores']:.2f} cores, servers "
+                  f"{phase['server_cpu_cores']:.2f} cores)", "",
+                  "| route | requests | errors | req/s | p50 ms | p99 ms | max ms |",
+                  "|---|---|---|---|---|---|---|", *_route_rows(phase), ""]
+        if "reindex" in phase:
+            r = phase["reindex"]
+            summary_ = r["summary"] or {}
+            lines += [f"Reindex: exit {r['exit_code']}, {summary_.get('indexed', '?'):,} events "
+                      f"in {summary_.get('seconds', '?')} s, published "
+                      f"{r['published_after_s']} s into the phase ({r['generation_before']} -> "
+                      f"{r['generation_after']}; the server answered /health with "
+                      f"{phase['served_generation_after']} afterwards).", ""]
+        if "swap_window" in phase:
+            window = phase["swap_window"]
+            lines += [f"Swap window: the {window['seconds']:.0f} s from the publish on:", "",
+                      "| route | requests | errors | req/s | p50 ms | p99 ms | max ms |",
+                      "|---|---|---|---|---|---|---|", *_route_rows(window), ""]
+        if "upserts" in phase:
+            u = phase["upserts"]
+            lag = u["visibility_lag_ms"] or {}
+            lines += [f"Upserts: {u['events_sent']:,} events sent ({u['events_per_second']} "
+                      f"events/s, batches of {u['batch']}), {u['post_errors']} failed posts "
+                      f"{u['post_error_kinds'] or ''}; post p50 "
+                      f"{(u['post_latency_ms'] or {}).get('p50')} ms, p99 "
+                      f"{(u['post_latency_ms'] or {}).get('p99')} ms. Visible in search: "
+                      f"{u['seen']:,}, within 2 s: {u['seen_within_2s']:,}, never: "
+                      f"{u['never_seen']}; lag p50 {lag.get('p50')} ms, p99 {lag.get('p99')} "
+                      f"ms, max {lag.get('max')} ms ({u['polls']} polls).", ""]
+    lines += ["### Targets", "", "| measure | result | target | |", "|---|---|---|---|"]
+    for measure, value, target, ok in results["checks"]:
+        lines.append(f"| {measure} | {value} | {target} | {'PASS' if ok else 'FAIL'} |")
+    if results["disturbed_by"]:
+        lines += ["", "WARNING: other processes were running: " + "; ".join(
+            results["disturbed_by"])]
+    return "\n".join(lines)
+
+
+def checks(phases: dict) -> list[tuple[str, str, str, bool]]:
+    out = []
+    for name, phase in phases.items():
+        errors = phase["routes"]["all"]["errors"]
+        out.append((f"{name}: errors", f"{errors} of {phase['routes']['all']['requests']:,}",
+                    "0", errors == 0))
+    if "reindex" in phases:
+        r = phases["reindex"]["reindex"]
+        out.append(("reindex published during the load", str(r["published_after_s"]),
+                    "a time", r["published_after_s"] is not None and r["exit_code"] == 0))
+    if "upsert" in phases:
+        u = phases["upsert"]["upserts"]
+        lag = (u["visibility_lag_ms"] or {}).get("max")
+        out.append(("upserted events visible within 2 s",
+                    f"{u['seen_within_2s']:,} of {u['events_sent']:,} (max lag {lag} ms)",
+                    "all", u["seen_within_2s"] == u["events_sent"] and u["post_errors"] == 0))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="The service under a mix of 32 keep-alive clients: alone, while a reindex "
+                    "publishes, while events are upserted; requests, errors, p50/p99 per route.")
+    parser.add_argument("--quick", action="store_true",
+                        help="the bundled sample index, 10 s per phase (for development)")
+    parser.add_argument("--events", type=int, default=1_000_000,
+                        help="the search benchmark's corpus size (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=20220701,
+                        help="the corpus's seed; also fixes the workload (default: %(default)s)")
+    parser.add_argument("--pool", type=int, default=100_000,
+                        help="the corpus's distinct headlines (default: %(default)s)")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_OUT / "search-work",
+                        help="where benchmarks/search.py built the corpus (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="results directory (default: %(default)s)")
+    parser.add_argument("--clients", type=int, default=32,
+                        help="concurrent keep-alive clients (default: %(default)s)")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds per phase (default: 60, --quick 10)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="eventsearch serve --workers (default: %(default)s)")
+    parser.add_argument("--mix", type=parse_mix, default=parse_mix(DEFAULT_MIX),
+                        help=f"route weights (default: {DEFAULT_MIX})")
+    parser.add_argument("--phases", default="steady,reindex,upsert",
+                        help="which phases, in order (default: %(default)s)")
+    parser.add_argument("--swap-window", type=float, default=10.0,
+                        help="seconds after the publish reported apart (default: %(default)s)")
+    parser.add_argument("--reindex-timeout", type=float, default=1800.0,
+                        help="longest the reindex phase waits for the publish "
+                             "(default: %(default)s)")
+    parser.add_argument("--upsert-rate", type=float, default=50.0,
+                        help="events/s posted in the upsert phase (default: %(default)s)")
+    parser.add_argument("--upsert-batch", type=int, default=5,
+                        help="events per POST (default: %(default)s)")
+    args = parser.parse_args(argv)
+    args.duration = args.duration or (10.0 if args.quick else 60.0)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+
+    source, dump, sample_json, label = corpus(args)
+    work = args.out / "load-work"
+    data_dir = work / "data"
+    print(f"copying {source} to {data_dir}", file=sys.stderr)
+    copy_data_dir(source, data_dir)
+    workload = Workload(corpus_events(data_dir, sample_json), args.seed)
+    disturbed = others_running()
+    code_at_start = code_version()
+    env = {"EVENTSEARCH_API_KEY": API_KEY}
+    results_phases: dict[str, dict] = {}
+    with Server("serve", data_dir, args.workers, work / "serve.log", env=env) as server:
+        events = httpx.get(f"{server.url}/health", timeout=10).json()["events"]
+        for name in phases:
+            print(f"phase {name}: {args.clients} clients, {args.duration:g} s", file=sys.stderr,
+                  flush=True)
+            if name == "steady":
+                results_phases[name] = steady_phase(server, workload, args)
+            elif name == "reindex":
+                results_phases[name] = reindex_phase(server, workload, data_dir, dump, args)
+            elif name == "upsert":
+                results_phases[name] = upsert_phase(server, workload, args)
+            else:
+                raise SystemExit(f"unknown phase {name}")
+            print(json.dumps(results_phases[name]["routes"]["all"]), file=sys.stderr)
+        label_server = server.label.replace("(uvicorn)", "--no-access-log")
+    disturbed += [d for d in others_running() if d not in disturbed]
+    if code_version() != code_at_start:
+        disturbed.append(f"the code changed during the run: {code_at_start} -> {code_version()}")
+    results = {
+        "benchmark": "load", "code": code_at_start, "corpus": label, "events": events,
+        "seed": args.seed, "clients": args.clients, "duration": args.duration,
+        "server": label_server, "mix": dict(args.mix), "upsert_rate": args.upsert_rate,
+        "distinctness": workload.distinctness(), "phases": results_phases,
+        "checks": checks(results_phases), "disturbed_by": disturbed,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "command": "cd /work/main && .venv/bin/python benchmarks/load.py "
+                   + " ".join(sys.argv[1:] if argv is None else argv)}
+    text = report(results)
+    print(text)
+    stem = "load-quick" if args.quick else f"load-events{args.events}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
+    (args.out / f"{stem}.md").write_text(text + "\n")
+    print(f"\nwrote {args.out / stem}.json and .md", file=sys.stderr)
+    return 0 if all(ok for *_, ok in results["checks"]) else 1
+
+
+if __name__ == "__main__":
+    uvloop.install()
+    raise SystemExit(main())
