@@ -66,7 +66,7 @@ def _looks_like_wikitimes(text: str) -> bool:
     # Decode the first array item only; the head may cut the array anywhere after it.
     try:
         first, _ = json.JSONDecoder().raw_decode(text, text.index("[") + 1 + _blank(text[1:]))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json allows
         # First item longer than the head: fall back to spotting its keys.
         return '"description"' in text and '"category"' in text
     return isinstance(first, dict) and "description" in first and "category" in first
@@ -84,7 +84,7 @@ def _json_object_format(text: str) -> Format:
         return "page-json"  # a pretty-printed object spanning lines
     try:
         first = json.loads(first_line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "ndjson"  # a broken first line; the NDJSON reader reports it with its line
     if isinstance(first, dict) and not more_lines and "id" not in first:
         # A lone compact object without an Event id: a page written on one line (and if it

@@ -14,6 +14,7 @@ import msgspec
 
 from indexer.readers import Rejected, Skipped
 from indexer.readers._pages import PageError, date_of_path, parse_date, slug_of, topics_of
+from indexer.readers.limits import JSON_ERRORS, json_error_reason
 from indexer.record import Event, RelatedLink, Source, Version
 
 FORMAT = "page-json"
@@ -60,8 +61,8 @@ def parse(location: str, stream: BinaryIO) -> Iterator[Event | Rejected | Skippe
     try:
         page = _DECODER.decode(stream.read())
         yield _to_event(page, location)
-    except msgspec.DecodeError as exc:
-        yield Rejected(location, f"invalid page JSON: {exc}")
+    except JSON_ERRORS as exc:
+        yield Rejected(location, f"invalid page JSON: {json_error_reason(exc)}")
     except PageError as exc:
         yield Rejected(location, str(exc))
 

@@ -28,12 +28,13 @@ FORMAT = "page-md"
 
 _DAY_HEADING = re.compile(r"^###\s+\[(?P<date>[^\]]*)\]")
 _STORY_HEADING = re.compile(r"^#####\s+(?P<story>.+)$")
-_HEADLINE = re.compile(r"^#\s+(?P<headline>.+)$")
+# "# " with nothing after it is still a headline line, a blank one (rejected, not skipped).
+_HEADLINE = re.compile(r"^#(?:[ \t]+(?P<headline>.*))?$")
 _SECTION = re.compile(r"^#{2,6}\s+(?P<name>[^:#]+?):?\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+(?P<item>.+)$")
-# Greedy text so that brackets inside a headline survive; the URL ends at ")" + space or EOL.
-_LINK = re.compile(r"^\[(?P<text>.*)\]\((?P<url>\S*?)\)(?=\s|$)(?P<rest>.*)$")
-_FORMATS_LINK = re.compile(r"\]\((?P<url>[^)\s]+)\)")
+_SPACE = re.compile(r"\s")
+# The URL stops at the next "](" too: otherwise a long line of "](" takes quadratic time.
+_FORMATS_LINK = re.compile(r"\]\((?P<url>[^)\s\](]+)\)")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?")
 _CONTEXT = re.compile(r"Context:\s*(?P<tags>[^_]*)")
 
@@ -54,12 +55,12 @@ class _Page(msgspec.Struct):
 
 def parse(location: str, stream: BinaryIO) -> Iterator[Event | Rejected | Skipped]:
     """Yield the one Event of the page, or a Skipped day page, or a Rejected page."""
-    text = stream.read().decode("utf-8", errors="replace")
+    text = stream.read().decode("utf-8")  # checked to be UTF-8 before it got here
     if file_stem(location) == "index":
         yield Skipped(location, "day index page")
         return
     page = _scan(text)
-    if not page.headline:
+    if page.headline is None:
         yield Skipped(location, "no headline: a day page, not an event")
         return
     try:
@@ -80,7 +81,7 @@ def _scan(text: str) -> _Page:
         elif match := _STORY_HEADING.match(line):
             page.story, section = match["story"].strip(), None
         elif (match := _HEADLINE.match(line)) and page.headline is None:
-            page.headline, section = match["headline"].strip(), None
+            page.headline, section = (match["headline"] or "").strip(), None
         elif match := _SECTION.match(line):
             section = match["name"].strip().lower()
         elif (match := _LIST_ITEM.match(line)) and section:
@@ -95,8 +96,8 @@ def _formats_url(line: str) -> str | None:
 
 
 def _add_item(page: _Page, section: str, item: str) -> None:
-    link = _LINK.match(item.strip())
-    text, url, rest = (link["text"], link["url"], link["rest"]) if link else (item, "", "")
+    link = _split_link(item.strip())
+    text, url, rest = link if link else (item, "", "")
     text = text.strip()
     if section == "sources":
         page.sources.append(Source(name=text, url=url))
@@ -106,6 +107,29 @@ def _add_item(page: _Page, section: str, item: str) -> None:
         page.versions.append(_version(text, url, rest))
     elif section == "related" and url:
         page.related.append(_related(text, url, rest))
+
+
+def _split_link(item: str) -> tuple[str, str, str] | None:
+    """`[text](url) rest` as (text, url, rest), or None if the item is no link.
+
+    The text is greedy, so that brackets inside a headline survive: the last "](" whose URL
+    (no spaces) ends in ")" right before a space or the end wins. A regex saying so
+    backtracks quadratically on a long line of "](" (minutes for a few hundred KB); this
+    walks the candidates from the right and looks at each character once.
+    """
+    if not item.startswith("["):
+        return None
+    end = run_end = scanned_from = len(item)
+    while (split := item.rfind("](", 1, end)) != -1:
+        url_start = split + 2
+        # The URL's run of non-space characters: only the stretch not yet scanned is searched.
+        if space := _SPACE.search(item, url_start, scanned_from):
+            run_end = space.start()
+        scanned_from = url_start
+        if run_end > url_start and item[run_end - 1] == ")":
+            return item[1:split], item[url_start : run_end - 1], item[run_end:]
+        end = split + 1
+    return None
 
 
 def _version(text: str, url: str, rest: str) -> Version:

@@ -13,6 +13,7 @@ import msgspec
 
 from indexer.readers import Rejected, Skipped
 from indexer.readers._pages import PageError, parse_date
+from indexer.readers.limits import JSON_ERRORS, json_error_reason
 from indexer.record import Entity, Event, Source
 
 FORMAT = "wikitimes"
@@ -64,15 +65,15 @@ def parse(location: str, stream: BinaryIO) -> Iterator[Event | Rejected | Skippe
     """Yield one Event per array item, or a Rejected `location#index` for a bad item."""
     try:
         items = _ARRAY.decode(stream.read())
-    except msgspec.DecodeError as exc:
-        yield Rejected(location, f"invalid WikiTimes JSON array: {exc}")
+    except JSON_ERRORS as exc:
+        yield Rejected(location, f"invalid WikiTimes JSON array: {json_error_reason(exc)}")
         return
     for index, raw in enumerate(items):
         item_location = f"{location}#{index}"
         try:
             yield _to_event(_ITEM.decode(raw), item_location)
-        except msgspec.DecodeError as exc:
-            yield Rejected(item_location, f"invalid WikiTimes item: {exc}")
+        except JSON_ERRORS as exc:
+            yield Rejected(item_location, f"invalid WikiTimes item: {json_error_reason(exc)}")
         except PageError as exc:
             yield Rejected(item_location, str(exc))
 
