@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except Exception as error:  # the CLI's contract: one line, not a traceback
-        print(f"eventsearch: {type(error).__name__}: {error}", file=sys.stderr)
+        message = " ".join(str(error).split())  # tantivy's messages span lines
+        print(f"eventsearch: {type(error).__name__}: {message}", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -178,17 +179,21 @@ def _report(summary, as_json: bool) -> int:
 
 
 def _serve(args) -> int:
-    from indexer.index.storage import index_exists
+    from indexer.index.storage import live_generation
     from service.config import Settings
+    from service.search.engine import EventIndex
     from service.server import serve
 
     settings = Settings.from_env(args.data_dir)
-    if not index_exists(settings.data_dir):
+    if live_generation(settings.data_dir) is None:  # never indexed: not a damaged index
         from indexer.ingest import ingest
 
         print(f"no index in {settings.data_dir}: building it from the sample dump {SAMPLE_DUMP}",
               file=sys.stderr)
         print(ingest([SAMPLE_DUMP], settings.data_dir).describe(), file=sys.stderr)
+    # Refuse to start, with the reason, when no generation passes its checks (IndexUnavailable);
+    # a fallback to an older one is logged here and by every server process.
+    EventIndex.open(settings.data_dir)
     # Every server process builds the app from the environment.
     os.environ["EVENTSEARCH_DATA_DIR"] = str(settings.data_dir)
     serve(args.host, args.port, workers=args.workers, access_log=args.access_log)
@@ -196,8 +201,8 @@ def _serve(args) -> int:
 
 
 def _search(args) -> int:
-    from service.search.query import search_request
     from service.search.engine import EventIndex
+    from service.search.query import search_request
 
     events = EventIndex.open(_data_dir(args))
     response = events.search(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -116,18 +117,23 @@ class IngestOptions:
 
 
 def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
-    """Add or update every event of the dumps at `paths` in the live generation."""
+    """Add or update every event of the dumps at `paths` in the live generation (a first
+    generation if none was ever published; never a new one over a live one that does not
+    open: that raises IndexUnavailable, and a reindex rebuilds it)."""
     options = options or IngestOptions()
     _check_paths(paths)
     with storage.reindex_lock(data_dir):
-        if storage.index_exists(data_dir):
-            name = storage.live_generation(data_dir)
+        name = storage.live_generation(data_dir)
+        if name is not None:
             index = storage.open_generation(data_dir, name)
-            summary = _run(lambda: iter_records(paths), data_dir, index, options)
+            # A failed commit leaves the previous one live: tantivy replaces meta.json last.
+            with storage.disk_full_reported(data_dir):
+                summary = _run(lambda: iter_records(paths), data_dir, index, options)
         else:
-            name, index = storage.new_generation(data_dir)
-            summary = _run(lambda: iter_records(paths), data_dir, index, options)
-            storage.publish(data_dir, name)
+            storage.remove_leftovers(data_dir)
+            name, summary = _build_and_publish(
+                data_dir,
+                lambda _name, index: _run(lambda: iter_records(paths), data_dir, index, options))
     summary.generation = name
     return summary
 
@@ -135,25 +141,46 @@ def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = No
 def reindex(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
     """Build a new generation from whole dumps, verify it, make it live, prune old ones.
 
-    Until the pointer is replaced, the live generation is untouched: a crash or kill at any
-    moment leaves it serving, and the next reindex removes the partial generation.
+    Until the pointer is replaced, the live generation is untouched: a crash, a kill or a
+    full disk at any moment leaves it serving, and the partial generation is removed (by
+    this run, or by the next one if this one was killed).
     """
     options = options or IngestOptions()
     _check_paths(paths)
+    started = time.perf_counter()
     with storage.reindex_lock(data_dir):
-        for name in storage.abandoned_generations(data_dir):
-            storage.remove_generation(data_dir, name)
-        name, index = storage.new_generation(data_dir)
-        try:
+        storage.remove_leftovers(data_dir)
+
+        def build(name: str, index: tantivy.Index) -> IngestSummary:
             summary = _run(lambda: iter_records(paths), data_dir, index, options, fresh=True)
-            _verify(index, summary)
-        except BaseException:
-            storage.remove_generation(data_dir, name)
-            raise
-        storage.publish(data_dir, name)
+            status = _StatusFile(options.status_path, summary, started, summary.indexed)
+            status.write("verifying")
+            _verify(data_dir, name, summary)
+            status.write("publishing")
+            return summary
+
+        name, summary = _build_and_publish(data_dir, build)
+        _StatusFile(options.status_path, summary, started, summary.indexed).write("published")
         storage.prune(data_dir, keep=options.keep_generations)
     summary.generation = name
     return summary
+
+
+def _build_and_publish(data_dir: Path, build: Callable[[str, tantivy.Index], IngestSummary]
+                       ) -> tuple[str, IngestSummary]:
+    """A new generation filled by `build`, then published; removed if anything fails
+    before it is live (a full disk raised as DiskFull)."""
+    name = None
+    try:
+        with storage.disk_full_reported(data_dir):
+            name, index = storage.new_generation(data_dir)
+            summary = build(name, index)
+            storage.publish(data_dir, name)
+    except BaseException:
+        if name is not None and storage.live_generation(data_dir) != name:
+            storage.remove_generation(data_dir, name)
+        raise
+    return name, summary
 
 
 Records = Callable[[], Iterable[Event | Rejected | Skipped]]
@@ -262,15 +289,16 @@ def _stories_between(index: tantivy.Index):
     return between
 
 
-def _verify(index: tantivy.Index, summary: IngestSummary) -> None:
-    index.reload()
-    searcher = index.searcher()
-    if searcher.num_docs != summary.indexed:
+def _verify(data_dir: Path, name: str, summary: IngestSummary) -> None:
+    """The checks a server makes before serving a generation (checksums, a search that
+    loads an event), and the count this run wrote."""
+    try:
+        count = storage.check_generation(data_dir, name).searcher().num_docs
+    except storage.IndexUnavailable as error:
+        raise VerificationFailed(str(error)) from None
+    if count != summary.indexed:
         raise VerificationFailed(
-            f"new generation holds {searcher.num_docs} events, expected {summary.indexed}"
-        )
-    if summary.indexed and searcher.search(tantivy.Query.all_query(), limit=1).count < 1:
-        raise VerificationFailed("new generation answers no probe query")
+            f"the new generation holds {count} events, expected {summary.indexed}")
 
 
 def _progress(events: Iterable[Event], enabled: bool | None) -> Iterator[Event]:
@@ -293,7 +321,9 @@ def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
         def records() -> Iterable[Event | Rejected | Skipped]:
             return ndjson.parse("body", io.BytesIO(body))
 
-        return _run(records, data_dir, storage.open_index(data_dir), options)
+        # A failed commit leaves the previous one live: tantivy replaces meta.json last.
+        with storage.disk_full_reported(data_dir):
+            return _run(records, data_dir, storage.open_index(data_dir), options)
 
 
 def delete_event(event_id: str, data_dir: Path) -> bool:
@@ -303,7 +333,8 @@ def delete_event(event_id: str, data_dir: Path) -> bool:
         query = tantivy.Query.term_query(index.schema, "id", event_id)
         if index.searcher().search(query, limit=1).count == 0:
             return False
-        with EventWriter(index, heap_size=15_000_000, threads=1) as writer:
+        with storage.disk_full_reported(data_dir), \
+                EventWriter(index, heap_size=15_000_000, threads=1) as writer:
             writer.delete(event_id)
     return True
 
@@ -348,13 +379,16 @@ class _RejectsReport:
 
 
 class _StatusFile:
-    """Progress as a small JSON file, replaced atomically at most twice a second."""
+    """Progress as a small JSON file, replaced atomically at most twice a second, and at
+    each stage: reading, enrich + index, folding again, committing, then for a reindex
+    verifying, publishing, published (pruning follows)."""
 
-    def __init__(self, path: Path | None, summary: IngestSummary, started: float):
+    def __init__(self, path: Path | None, summary: IngestSummary, started: float,
+                 written: int = 0):
         self._path = path
         self._summary = summary
         self._started = started
-        self._written = 0
+        self._written = written
         self._last = 0.0
 
     def track(self, events: Iterable[Event]) -> Iterator[Event]:
@@ -367,6 +401,7 @@ class _StatusFile:
 
     def write(self, stage: str) -> None:
         if self._path is None:
+            _reached(stage)
             return
         self._last = time.perf_counter()
         elapsed = self._last - self._started
@@ -376,6 +411,14 @@ class _StatusFile:
         staged = self._path.with_suffix(".tmp")
         staged.write_bytes(orjson.dumps(status))
         os.replace(staged, self._path)
+        _reached(stage)
+
+
+def _reached(stage: str) -> None:
+    """A fault-injection point: with EVENTSEARCH_STOP_AT=STAGE the run stops itself
+    (SIGSTOP) once it reaches STAGE, so a test can kill it there and nowhere else."""
+    if os.environ.get("EVENTSEARCH_STOP_AT") == stage:
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def default_processes(paths: list[Path]) -> int:

@@ -11,14 +11,22 @@ pointer file over CURRENT (after fsync), so readers see either the old or the ne
 generation, never a half-built one. Old generations are pruned (keep N); a process still
 reading a pruned one keeps answering from its open files. A generation with another schema
 version is never opened.
+
+A server opens the generation CURRENT names only once it has passed `check_generation`
+(checksums of every segment file, the count, a search, a stored document); if it has not,
+`open_serving` falls back to the newest older generation that passes, and says why.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import json
 import os
 import shutil
+import sqlite3
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +45,15 @@ class IndexUnavailable(RuntimeError):
 
 class ReindexRunning(RuntimeError):
     """Another reindex holds the data directory's lock."""
+
+
+class DiskFull(RuntimeError):
+    """A write into the data directory ran out of space; what was live stays live."""
+
+
+# Tantivy reports a failed write only as "a worker thread encountered an error (io::Error
+# most likely)": a device with less than this free after the failure counts as full.
+_FULL_BELOW_BYTES = 1 << 20
 
 
 def generations_dir(data_dir: Path) -> Path:
@@ -67,13 +84,77 @@ def new_generation(data_dir: Path) -> tuple[str, tantivy.Index]:
 
 def open_generation(data_dir: Path, name: str) -> tantivy.Index:
     path = generations_dir(data_dir) / name
+    if not path.is_dir():
+        raise IndexUnavailable(f"index generation {name} is missing from {path.parent}")
     version = _read_version(path)
     if version != SCHEMA_VERSION:
         raise IndexUnavailable(
             f"index generation {name} in {data_dir} has schema version {version}, this build "
             f"reads {SCHEMA_VERSION}: rebuild it with `eventsearch reindex DUMP`"
         )
-    return tantivy.Index.open(str(path))
+    try:
+        return tantivy.Index.open(str(path))
+    except ValueError as error:  # tantivy's errors: unreadable meta.json, a missing file
+        raise IndexUnavailable(
+            f"index generation {name} does not open: {_one_line(error)}") from None
+
+
+def check_generation(data_dir: Path, name: str) -> tantivy.Index:
+    """Open generation `name` and prove it readable, or raise IndexUnavailable saying why.
+
+    Tantivy opens a damaged index lazily and checks no checksum when reading, so a flipped
+    byte would surface, or not, in some later search: every segment file's checksum is
+    verified (as tantivy's own `validate_checksum` does), then a search loads a stored event.
+    """
+    index = open_generation(data_dir, name)
+    try:
+        _verify_checksums(generations_dir(data_dir) / name)
+        probe(index)
+    except (OSError, ValueError) as error:
+        raise IndexUnavailable(f"index generation {name} is damaged: {_one_line(error)}") from None
+    return index
+
+
+def probe(index: tantivy.Index) -> int:
+    """The event count, after a search that finds an event and loads it; ValueError (as
+    tantivy's own errors) if the index cannot answer."""
+    index.reload()
+    searcher = index.searcher()
+    count = searcher.num_docs
+    hits = searcher.search(tantivy.Query.all_query(), limit=1).hits
+    if count and not hits:
+        raise ValueError(f"holds {count} events but a search finds none")
+    for _score, address in hits:
+        if not searcher.doc(address).get_first("payload"):
+            raise ValueError("a stored event has no payload")
+    return count
+
+
+def open_serving(data_dir: Path) -> tuple[str, tantivy.Index, str | None]:
+    """The generation to serve: the live one if it passes `check_generation`, else the
+    newest older one that does. Returns (name, index, fallback), where `fallback` says which
+    generation is served instead of the live one and why (None when the live one is).
+    Raises IndexUnavailable with every generation's reason when none is good."""
+    live = live_generation(data_dir)
+    if live is None:
+        raise IndexUnavailable(f"no index in {data_dir}: run `eventsearch index PATH` first")
+    skipped: list[str] = []
+    for name in [live, *older_generations(data_dir, live)]:
+        try:
+            index = check_generation(data_dir, name)
+        except IndexUnavailable as error:
+            skipped.append(str(error))
+            continue
+        if name == live:
+            return name, index, None
+        return name, index, (f"serving the older generation {name}; skipped: "
+                             + "; ".join(skipped))
+    raise IndexUnavailable(f"no usable index generation in {data_dir}: " + "; ".join(skipped))
+
+
+def older_generations(data_dir: Path, name: str) -> list[str]:
+    """Generations created before `name`, newest first: the candidates to fall back to."""
+    return sorted((p.name for p in _generation_dirs(data_dir) if p.name < name), reverse=True)
 
 
 def open_index(data_dir: Path) -> tantivy.Index:
@@ -116,6 +197,17 @@ def remove_generation(data_dir: Path, name: str) -> None:
     shutil.rmtree(generations_dir(data_dir) / name, ignore_errors=True)
 
 
+def remove_leftovers(data_dir: Path) -> list[str]:
+    """Remove what a writer killed before publishing left behind: generations newer than
+    the live one, and staged pointer files never renamed over CURRENT. Run under the lock."""
+    abandoned = abandoned_generations(data_dir)
+    for name in abandoned:
+        remove_generation(data_dir, name)
+    for staged in Path(data_dir).glob(f".{_POINTER}.*"):
+        staged.unlink(missing_ok=True)
+    return abandoned
+
+
 def abandoned_generations(data_dir: Path) -> list[str]:
     """Generations newer than the live one: left by a reindex that died before publishing."""
     live = live_generation(data_dir) or ""
@@ -132,6 +224,72 @@ def reindex_lock(data_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise ReindexRunning(f"another reindex is running in {data_dir}") from None
         yield
+
+
+@contextmanager
+def disk_full_reported(data_dir: Path) -> Iterator[None]:
+    """Turn a write that failed for want of space (an OSError, SQLite's "disk is full", or
+    tantivy's vague writer error on a full device) into DiskFull, naming the directory."""
+    try:
+        yield
+    except Exception as error:
+        if not _out_of_space(error, data_dir):
+            raise
+        raise DiskFull(f"no space left on device for {data_dir} "
+                       f"({shutil.disk_usage(data_dir).free} bytes free): "
+                       f"{_one_line(error)}") from error
+
+
+def _out_of_space(error: Exception, data_dir: Path) -> bool:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error):
+        return True
+    return isinstance(error, ValueError) and shutil.disk_usage(data_dir).free < _FULL_BELOW_BYTES
+
+
+def _verify_checksums(path: Path, attempts: int = 3) -> None:
+    """Check the CRC32 in the footer of every file of every segment meta.json lists.
+
+    A writer into this generation may merge segments meanwhile and delete the old files:
+    a file gone missing is tried again with the new meta.json."""
+    for attempt in range(attempts):
+        segments = [s["segment_id"].replace("-", "")
+                    for s in json.loads((path / "meta.json").read_bytes())["segments"]]
+        try:
+            for file in path.iterdir():
+                if file.name.split(".")[0] in segments:
+                    _verify_footer(file)
+            return
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+
+
+def _verify_footer(file: Path) -> None:
+    # A file ends with [footer JSON {"version", "crc"}][footer length u32][magic 1337 u32];
+    # the CRC32 covers everything before the footer.
+    with open(file, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(max(size - 8, 0))
+        tail = handle.read(8)
+        length = int.from_bytes(tail[:4], "little")
+        if len(tail) < 8 or int.from_bytes(tail[4:], "little") != 1337 or length > size - 8:
+            raise ValueError(f"{file.name} has no valid footer")
+        handle.seek(size - 8 - length)
+        expected = json.loads(handle.read(length)).get("crc")
+        handle.seek(0)
+        remaining, crc = size - 8 - length, 0
+        while remaining:
+            chunk = handle.read(min(remaining, 1 << 20))
+            crc = zlib.crc32(chunk, crc)
+            remaining -= len(chunk)
+    if crc != expected:
+        raise ValueError(f"{file.name} fails its checksum")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def _generation_dirs(data_dir: Path) -> list[Path]:

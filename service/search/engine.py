@@ -4,12 +4,17 @@ One `EventIndex` is opened per process at start-up. Every call takes a fresh sea
 a commit to the live generation becomes visible without a restart, and `refresh()` swaps
 in a newly published generation: a call in flight finishes on the generation it started
 with (its files stay readable even once pruned), the next call uses the new one.
+
+A generation is served only once it has passed its checks (`storage.check_generation`): a
+damaged or missing live generation at start-up makes way for the newest older good one, a
+damaged newly published one is skipped; `fallback` says so, and the log warns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +23,13 @@ from pathlib import Path
 
 import tantivy
 
-from indexer.index.storage import generations_dir, live_generation, open_generation, open_index
+from indexer.index.storage import (
+    IndexUnavailable,
+    check_generation,
+    generations_dir,
+    live_generation,
+    open_serving,
+)
 from indexer.record import Event
 from service.models import (
     EventDetail,
@@ -57,6 +68,7 @@ from service.search.result_cache import ResultCache, index_state
 from service.search.suggest import LabelDictionary, suggest
 
 _SNIPPET_MAX_CHARS = 400  # headlines run to three sentences: show them whole
+logger = logging.getLogger("eventsearch.index")
 
 
 class EventNotFound(LookupError):
@@ -72,10 +84,17 @@ class EventIndex:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self._swap_lock = threading.Lock()
-        # Name first, then that generation: a swap in between is caught by the next refresh.
-        name = live_generation(self.data_dir)
-        index = (open_generation(self.data_dir, name) if name
-                 else open_index(self.data_dir))  # raises IndexUnavailable: what to run
+        # Raises IndexUnavailable (what to run, or why no generation is good). Name first,
+        # then that generation: a swap in between is caught by the next refresh.
+        name, index, fallback = open_serving(self.data_dir)
+        # None while the live generation is served; else which generation is served
+        # instead, which was skipped and why (shown by /ready).
+        self.fallback: str | None = fallback
+        if self.fallback:
+            logger.warning("index: %s", self.fallback)
+        # A published generation that failed its checks: refresh tries it no more. (A live
+        # one skipped here is checked once more by the first refresh.)
+        self._skipped: str | None = None
         self._live: tuple[str | None, tantivy.Index] = (name, index)
         self.schema = index.schema
         self._dictionary: tuple[tantivy.Index, LabelDictionary] | None = None
@@ -86,14 +105,26 @@ class EventIndex:
         return cls(data_dir)
 
     def refresh(self) -> bool:
-        """Switch to the live generation if another was published; True if it changed."""
+        """Switch to the live generation if another was published and passes its checks;
+        True if it changed. A damaged one is skipped (once, with a warning) and the current
+        generation stays."""
         with self._swap_lock:
             name = live_generation(self.data_dir)
-            if name is None or name == self.generation:
+            if name == self.generation and self._skipped:  # the skipped one was replaced
+                self._skipped = self.fallback = None
+            if name is None or name in (self.generation, self._skipped):
                 return False
-            index = open_generation(self.data_dir, name)
+            try:
+                index = check_generation(self.data_dir, name)
+            except IndexUnavailable as error:
+                self._skipped = name
+                self.fallback = (f"serving generation {self.generation}; the published "
+                                 f"generation {name} was skipped: {error}")
+                logger.warning("index: %s", self.fallback)
+                return False
             # One attribute: a request reads name and index together and keeps that index.
             self._live = (name, index)
+            self._skipped = self.fallback = None
             return True
 
     @property
