@@ -22,8 +22,8 @@ def as_utf8(member: containers.Member) -> containers.Member:
     """The member with UTF-8 content; ValueError with the reason when it cannot be."""
     head = member.head
     if head.startswith(codecs.BOM_UTF8):
-        stream = io.BufferedReader(containers.Replay(head[3:], member.stream))
-        return containers.Member(member.location, head[3:], stream)  # type: ignore[arg-type]
+        member.stream.read(len(codecs.BOM_UTF8))  # the stream starts at byte 0, as the head
+        return containers.Member(member.location, head[3:], member.stream)
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return _transcoded(member, encoding)

@@ -10,6 +10,8 @@ import json
 import re
 from typing import Literal
 
+from indexer.readers.containers import HEAD_SIZE
+
 Format = Literal["page-md", "page-json", "page-xml", "wikitimes", "ndjson", "unknown"]
 
 _XML_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
@@ -27,7 +29,7 @@ def detect(head: bytes) -> Format:
     if stripped.startswith("["):
         return "wikitimes" if _looks_like_wikitimes(stripped) else "unknown"
     if stripped.startswith("{"):
-        return _json_object_format(stripped)
+        return _json_object_format(stripped, cut=len(head) >= HEAD_SIZE)
     if stripped.startswith("<"):
         return "page-xml" if _xml_root(stripped) == "event" else "unknown"
     if _MARKDOWN.search(text):
@@ -76,8 +78,12 @@ def _blank(text: str) -> int:
     return len(text) - len(text.lstrip())
 
 
-def _json_object_format(text: str) -> Format:
+def _json_object_format(text: str, cut: bool) -> Format:
     """A file of `{` objects is NDJSON when its first line is a whole object, else one page."""
+    if "\n" not in text and cut:
+        # A first line longer than the head: pages are a few KB and pretty-printed, so this
+        # is an NDJSON line (and if not, that reader says what it lacks, with the line).
+        return "ndjson"
     first_line = text.split("\n", 1)[0].strip()
     more_lines = bool(text.split("\n", 1)[1].strip()) if "\n" in text else False
     if not (first_line.startswith("{") and first_line.endswith("}")):

@@ -46,7 +46,8 @@ def json_error_reason(exc: Exception) -> str:
     if isinstance(exc, RecursionError):
         return "JSON nested too deeply (past Python's recursion limit of about 1,000 levels)"
     if isinstance(exc, UnicodeDecodeError):
-        return invalid_utf8_reason(exc)
+        # msgspec's offset counts within the string, not the input: name the byte alone.
+        return f"invalid UTF-8 in a string (byte 0x{exc.object[exc.start]:02x})"
     return str(exc)
 
 
