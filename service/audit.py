@@ -28,6 +28,7 @@ AUDIT_FILE = "audit.jsonl"
 _STATE_KEY = "eventsearch_audit"
 
 logger = logging.getLogger("eventsearch.audit")
+logger.setLevel(logging.INFO)  # audit lines are not chatter: logged whatever the root's level
 
 
 def mark_admin_action(scope: Scope, key_id: str | None = None) -> None:
