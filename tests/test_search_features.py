@@ -499,3 +499,28 @@ def test_facet_counts_stay_exact_up_to_the_limit(client):
     body = search(client, q="missile")
     assert 0 < body["total"] <= 50_000
     assert body["facet_sample"] == 1.0
+
+
+def test_meaning_alone_orders_candidates_alike_in_every_other_part(tmp_path):
+    """Two candidates that share the same entity, country and day with the event and none of
+    its words: only the `meaning` part (headline vectors) can put the one about the same
+    happening first. Their ids are chosen so that without it the tie goes the other way."""
+    chile = [Entity(text="Chile", name="Chile", type="GPE")]
+    alike = {"date": dt.date(2016, 3, 1), "countries": ["CL"], "entities": chile}
+    event = Event(id="quake", headline="Magnitude 7.8 earthquake strikes off Chile's coast.",
+                  **alike)
+    close = Event(id="z-tremors", headline="Strong tremors shake buildings; thousands flee "
+                                           "homes.", **alike)
+    far = Event(id="a-symphony", headline="Chamber orchestra premieres symphony at opera "
+                                          "house.", **alike)
+    name, live = storage.new_generation(tmp_path)
+    with EventWriter(live, heap_size=15_000_000, threads=1) as writer:
+        writer.upsert([event, close, far])
+    storage.publish(tmp_path, name)
+
+    hits = EventIndex.open(tmp_path).related("quake", 2).hits
+    assert [h.id for h in hits] == ["z-tremors", "a-symphony"]
+    parts = [dict(h.score_parts) for h in hits]
+    assert parts[0]["meaning"] > parts[1]["meaning"]
+    assert {k: v for k, v in parts[0].items() if k != "meaning"} == \
+        {k: v for k, v in parts[1].items() if k != "meaning"}
