@@ -173,3 +173,16 @@ def test_memory_stays_under_the_ceiling(command, request):
 def test_the_huge_headline_is_far_over_the_limit():
     # The limit is what rejects it, not some other accident of size.
     assert make.HUGE_HEADLINE_CHARS > 1000 * MAX_HEADLINE_CHARS
+
+
+def test_the_write_apis_parser_keeps_the_headline_limits():
+    # POST /api/events hands its body straight to the NDJSON parser, past _read's checks.
+    import io
+
+    from indexer.readers import ndjson
+
+    body = (make.line("long", "x" * (MAX_HEADLINE_CHARS + 1))
+            + make.line("blank", " \t ") + make.line("fine", "A bridge opens.")).encode()
+    records = list(ndjson.parse("body", io.BytesIO(body)))
+    assert [getattr(r, "reason", None) for r in records] == [
+        "headline of 5,001 characters, longer than the limit of 5,000", "blank headline", None]

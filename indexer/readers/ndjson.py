@@ -13,7 +13,12 @@ from typing import BinaryIO
 import msgspec
 
 from indexer.readers import Rejected, Skipped
-from indexer.readers.limits import JSON_ERRORS, MAX_RECORD_BYTES, json_error_reason
+from indexer.readers.limits import (
+    JSON_ERRORS,
+    MAX_RECORD_BYTES,
+    event_problem,
+    json_error_reason,
+)
 from indexer.record import Event
 
 FORMAT = "ndjson"
@@ -58,9 +63,9 @@ def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
 
 
 def _problem(event: Event) -> str | None:
-    """What msgspec's types cannot say: required strings must not be blank."""
+    """What msgspec's types cannot say: the id must not be blank, the headline within the
+    limits (checked here as well as for every format, since the write API's upserts come
+    straight to this parser)."""
     if not event.id.strip():
         return "blank id"
-    if not event.headline.strip():
-        return "blank headline"
-    return None
+    return event_problem(event)
