@@ -30,7 +30,7 @@ from tests.test_reindex import ndjson_dump
 
 SEED = 14
 WIKITIMES_EVENTS = 428
-API_KEY = "fault-test-key"
+API_KEY = "fault-test-key-0123456789abcdef"
 
 
 def eventsearch(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -247,9 +247,7 @@ def test_full_disk_fails_an_upsert_through_the_api_and_the_index_stays(
     headers = {"X-API-Key": API_KEY, "Content-Type": "application/x-ndjson"}
     with running_server(data, env={"EVENTSEARCH_API_KEY": API_KEY}) as url:
         filler = fill(small_disk, leave=200_000)
-        response = httpx.post(f"{url}/api/events", content=body, headers=headers, timeout=300)
-        assert response.status_code == 507, response.text
-        assert "no space left on device" in response.json()["detail"]
+        failed = httpx.post(f"{url}/api/events", content=body, headers=headers, timeout=300)
         health = httpx.get(f"{url}/health").json()
         assert (health["generation"], health["events"]) == (live, 300)
         assert httpx.get(f"{url}/api/search", params={"q": "the"}).json()["total"] > 0
@@ -257,6 +255,9 @@ def test_full_disk_fails_an_upsert_through_the_api_and_the_index_stays(
         response = httpx.post(f"{url}/api/events", content=body, headers=headers, timeout=300)
         assert response.status_code == 200, response.text
     assert_serving(data, live, 1000)
+    # 507 Insufficient Storage, naming the cause (DiskFull's handler in service/app.py).
+    assert failed.status_code == 507, failed.text
+    assert "no space left on device" in failed.json()["detail"]
 
 
 # --- damaged or missing generations --------------------------------------------------------
