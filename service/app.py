@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Search news events by text, country, topic, entity, story and date.",
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=access.openapi_components,  # the admin routes' X-API-Key
         ),
     ))
 

@@ -33,6 +33,7 @@ from litestar.exceptions import (
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_429_TOO_MANY_REQUESTS
 from litestar.types import Message, Scope
 
@@ -52,6 +53,14 @@ headline or a query string smuggles into a page."""
 DOCS_CONTENT_SECURITY_POLICY = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 """The API docs under /schema are Litestar's Scalar and Swagger pages, which run inline
 script from a CDN: they may not be framed, but their scripts are theirs."""
+
+API_KEY_REQUIRED = [{"apiKey": []}]
+"""The OpenAPI security requirement of the routes guarded by `require_api_key`."""
+
+_OPENAPI_COMPONENTS = Components(security_schemes={"apiKey": SecurityScheme(
+    type="apiKey", name="X-API-Key", security_scheme_in="header",
+    description="One of the configured keys (EVENTSEARCH_API_KEY, EVENTSEARCH_API_KEYS, "
+                "EVENTSEARCH_API_KEYS_FILE); `Authorization: Bearer KEY` works too.")})
 
 _EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff",
                    "Referrer-Policy": "strict-origin-when-cross-origin"}
@@ -225,5 +234,6 @@ class Access:
         self.middleware = [rate_limit.middleware] if rate_limit else []
         self.cors = cors_config(settings)
         self.before_send = [add_security_headers, self.audit.record_admin_action]
+        self.openapi_components = _OPENAPI_COMPONENTS
         self.exception_handlers = {RequestEntityTooLarge: body_too_large,
                                    TooManyRequestsException: too_many_requests(settings)}

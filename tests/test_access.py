@@ -288,3 +288,12 @@ def test_json_responses_are_not_sniffed(data_dir):
         response = client.get("/api/search")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in response.headers
+
+
+def test_openapi_says_which_routes_take_the_api_key(data_dir):
+    with client_for(data_dir) as client:
+        document = client.get("/schema/openapi.json").json()
+    scheme = document["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
+    assert document["paths"]["/api/admin/reindex"]["post"]["security"] == [{"apiKey": []}]
+    assert "security" not in document["paths"]["/api/search"]["get"]

@@ -17,13 +17,14 @@ from service.jobs import JobManager
 from service.models import JobStatus, ReindexRequest, ReloadResult
 from service.search.engine import EventIndex
 from service.search.query import BadQuery
-from service.security import require_api_key
+from service.security import API_KEY_REQUIRED, require_api_key
 
 
 class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]
     guards = [require_api_key]
+    security = API_KEY_REQUIRED
 
     @post("/reload", sync_to_thread=True, status_code=200, summary="Pick up a new generation",
           description="Switch to the generation the data directory's pointer names now.")
