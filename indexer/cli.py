@@ -89,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
         "serve", parents=[data_dir], help="serve the search page and the HTTP API",
         description="Serve the search page (/), the archive's pages (/news/...) and the JSON "
                     "API (/api/..., documented at /schema). With no index in the data "
-                    "directory, first builds one from the bundled sample dump.",
+                    "directory, first builds one from the bundled sample dump. A damaged or "
+                    "missing live generation is replaced by the newest older good one (with "
+                    "a warning); if none is good, serve refuses to start (exit 1).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
