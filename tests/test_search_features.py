@@ -68,8 +68,8 @@ def test_multi_select_facet_counts_leave_out_their_own_filter(client):
     expected_country = Counter(c for e in in_topic for c in codes(e))
     expected_topic = Counter(t for e in in_countries for t in e["topics"])
     expected_story = Counter(e["story"] for e in both if e["story"])
-    expected_entity = Counter(key for e in both
-                              for key in {(entity_kind(x["type"]), x["name"]) for x in e["entities"]})
+    expected_entity = Counter(key for e in both for key in
+                              {(entity_kind(x["type"]), x["name"]) for x in e["entities"]})
     assert body["total"] == len(both)
     assert {v["value"]: v["count"] for v in body["facets"]["country"]} == dict(expected_country)
     assert {v["value"]: v["count"] for v in body["facets"]["topic"]} == dict(expected_topic)

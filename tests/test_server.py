@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
-import pytest
 
 from tests.conftest import SEED_ID
 from tests.servers import running_server
@@ -26,7 +27,16 @@ def test_served_related_and_errors(server_url):
 
 
 def test_several_worker_processes_share_the_port(sample_data_dir):
+    """`serve --workers 2` answers from two processes: /health names the one answering.
+    Each connection is accepted by one worker; many at once spread over both."""
     with running_server(sample_data_dir, workers=2) as url:
-        with httpx.Client(base_url=url) as client:
-            answers = [client.get("/api/search", params={"q": "missile"}) for _ in range(20)]
-    assert {response.status_code for response in answers} == {200}
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: _fresh_connection_health(url), range(200)))
+    assert {status for status, _ in answers} == {200}
+    assert len({pid for _, pid in answers}) == 2
+
+
+def _fresh_connection_health(url: str) -> tuple[int, int]:
+    with httpx.Client(base_url=url) as client:  # a new connection, maybe a new worker
+        response = client.get("/api/search", params={"q": "missile"})
+        return response.status_code, client.get("/health").json()["pid"]
