@@ -51,6 +51,7 @@ class IngestSummary:
     rejected: int = 0
     skipped: int = 0
     cache_hits: int = 0
+    nlp_processes: dict[int, int] = field(default_factory=dict)  # pid -> headlines labelled
     suggested: int = 0  # events given a story suggestion shown at the threshold
     linking_seconds: float = 0.0  # CPU time of story linking, within `seconds`
     seconds: float = 0.0
@@ -72,6 +73,7 @@ class IngestSummary:
             "rejected": self.rejected,
             "skipped_non_events": self.skipped,
             "cache_hits": self.cache_hits,
+            "nlp_processes": {str(pid): n for pid, n in self.nlp_processes.items()},
             "stories_suggested": self.suggested,
             "linking_seconds": round(self.linking_seconds, 3),
             "seconds": round(self.seconds, 3),
@@ -234,6 +236,7 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
     summary.indexed = written - folder.superseded - linker.rewritten
     summary.merged = folder.merged
     summary.cache_hits = enricher.cache_hits
+    summary.nlp_processes = dict(enricher.labelled_by)
     summary.suggested = linker.suggested
     summary.linking_seconds = linker.seconds
     summary.seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -79,6 +79,9 @@ class Enricher:
         self.cache = cache
         self.cache_hits = 0
         """Events whose labels came from the cache, so far."""
+        self.labelled_by: Counter[int] = Counter()
+        """Headlines run through NLP so far, by the pid of the process that ran them: shows
+        that `n_process` workers really shared the work."""
 
     def enrich(self, events: Iterable[Event]) -> Iterator[Event]:
         """Labelled events in input order. With several processes the workers are forked
@@ -107,7 +110,7 @@ class Enricher:
         todo = {key: event.headline for key, event in zip(keys, events) if key not in known}
         texts = list(todo.values())
         if not texts:  # all cached: no NLP at all
-            result = list
+            result = _nothing_to_label
         elif pool is None:
             result = functools.partial(_label_headlines, texts, self.nlp)
         else:
@@ -115,7 +118,10 @@ class Enricher:
         return _Batch(events, keys, known, list(todo), result)
 
     def _finish(self, batch: _Batch) -> Iterator[Event]:
-        fresh = dict(zip(batch.todo_keys, batch.result(), strict=True))
+        pid, labelled = batch.result()
+        if labelled:
+            self.labelled_by[pid] += len(labelled)
+        fresh = dict(zip(batch.todo_keys, labelled, strict=True))
         if self.cache is not None and fresh:
             self.cache.put_many(fresh)
         labels = {**batch.known, **fresh}
@@ -128,7 +134,7 @@ class _Batch(NamedTuple):
     keys: list[bytes]
     known: dict[bytes, CachedLabels]
     todo_keys: list[bytes]
-    result: Callable[[], list[CachedLabels]]
+    result: Callable[[], tuple[int, list[CachedLabels]]]  # (pid of the labeller, labels)
 
 
 def labels_of(doc: Doc) -> CachedLabels:
@@ -138,9 +144,15 @@ def labels_of(doc: Doc) -> CachedLabels:
 _worker_nlp: Language | None = None
 
 
-def _label_headlines(headlines: list[str], nlp: Language | None = None) -> list[CachedLabels]:
+def _label_headlines(headlines: list[str], nlp: Language | None = None,
+                     ) -> tuple[int, list[CachedLabels]]:
     nlp = nlp or _worker_nlp
-    return [labels_of(doc) for doc in nlp.pipe(headlines, batch_size=max(1, len(headlines)))]
+    docs = nlp.pipe(headlines, batch_size=max(1, len(headlines)))
+    return os.getpid(), [labels_of(doc) for doc in docs]
+
+
+def _nothing_to_label() -> tuple[int, list[CachedLabels]]:
+    return os.getpid(), []
 
 
 def _labelled(event: Event, labels: CachedLabels) -> Event:
