@@ -23,7 +23,6 @@ from pathlib import Path
 from litestar import Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
@@ -62,8 +61,12 @@ _OPENAPI_COMPONENTS = Components(security_schemes={"apiKey": SecurityScheme(
     description="One of the configured keys (EVENTSEARCH_API_KEY, EVENTSEARCH_API_KEYS, "
                 "EVENTSEARCH_API_KEYS_FILE); `Authorization: Bearer KEY` works too.")})
 
-_EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff",
-                   "Referrer-Policy": "strict-origin-when-cross-origin"}
+_EVERY_RESPONSE = ((b"x-content-type-options", b"nosniff"),
+                   (b"referrer-policy", b"strict-origin-when-cross-origin"))
+_HTML_HEADERS = (*_EVERY_RESPONSE, (b"x-frame-options", b"DENY"),
+                 (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+_HTML_HEADERS_DOCS = (*_EVERY_RESPONSE, (b"x-frame-options", b"DENY"),
+                      (b"content-security-policy", DOCS_CONTENT_SECURITY_POLICY.encode()))
 
 
 # --- API keys --------------------------------------------------------------------------
@@ -154,16 +157,18 @@ def _bearer(header: str | None) -> str | None:
 # --- Headers on every response ---------------------------------------------------------
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
+    """Adds what a response lacks of the headers above; runs on every response, so it
+    walks the raw header list once (a few microseconds) instead of a header mapping."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in _EVERY_RESPONSE.items():
-        headers.setdefault(name, value)
-    if headers.get("content-type", "").startswith("text/html"):
-        docs = scope.get("path", "").startswith("/schema")
-        headers.setdefault("Content-Security-Policy",
-                           DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Frame-Options", "DENY")
+    headers = list(message.get("headers") or ())
+    present = {name.lower() for name, _ in headers}
+    html = any(name.lower() == b"content-type" and value.startswith(b"text/html")
+               for name, value in headers)
+    wanted = _HTML_HEADERS_DOCS if html and scope.get("path", "").startswith("/schema") else \
+        _HTML_HEADERS if html else _EVERY_RESPONSE
+    headers.extend((name, value) for name, value in wanted if name not in present)
+    message["headers"] = headers
 
 
 # --- Rate limit, CORS, body size -------------------------------------------------------
