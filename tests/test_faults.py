@@ -338,8 +338,9 @@ def test_damaged_live_generation_at_start_up_serves_the_previous_good_one(
     assert any(reason in events.fallback for reason in REASONS[damage]), events.fallback
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     with serving(data, tmp_path / "serve.log") as url:
-        health = httpx.get(f"{url}/health").json()
-        assert (health["generation"], health["events"]) == (older, 120)
+        ready = httpx.get(f"{url}/ready").json()
+        assert (ready["generation"], ready["events"]) == (older, 120)
+        assert ready["fallback"] == events.fallback
         assert httpx.get(f"{url}/api/search", params={"q": "the"}).json()["total"] > 0
     log = (tmp_path / "serve.log").read_text()
     assert f"serving the older generation {older}; skipped: index generation {live}" in log
@@ -366,12 +367,14 @@ def test_damaged_generation_published_while_serving_is_skipped(two_generations, 
     with serving(copy, tmp_path / "serve.log") as url:
         storage.publish(copy, broken)
         time.sleep(1.5)  # several reload intervals
-        health = httpx.get(f"{url}/health").json()
-        assert (health["generation"], health["events"]) == (live, WIKITIMES_EVENTS)
+        ready = httpx.get(f"{url}/ready").json()
+        assert (ready["generation"], ready["events"]) == (live, WIKITIMES_EVENTS)
+        assert f"the published generation {broken} was skipped" in ready["fallback"]
         assert httpx.get(f"{url}/api/search", params={"size": 1}).json()["total"] == 428
         storage.publish(copy, good)  # the next good one is taken
         time.sleep(1.0)
-        assert httpx.get(f"{url}/health").json()["generation"] == good
+        ready = httpx.get(f"{url}/ready").json()
+        assert (ready["generation"], ready["fallback"]) == (good, None)
     log = (tmp_path / "serve.log").read_text()
     assert log.count(f"the published generation {broken} was skipped") == 1
 
