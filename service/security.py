@@ -8,6 +8,8 @@
                            every HTML one (error pages included)
     rate_limit_config      Litestar's rate limiter, per client address, loopback exempt
     cors_config            Litestar's CORS, only for the configured origins
+    Access                 all of the above as the app registers it (service.app), with the
+                           429 and 413 answers that name their limits
 """
 
 from __future__ import annotations
