@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 
@@ -35,8 +36,6 @@ def indexed(tmp_path_factory, nlp):
 
 @pytest.fixture
 def data_dir(indexed, tmp_path):
-    import shutil
-
     return shutil.copytree(indexed, tmp_path / "data")
 
 
@@ -297,3 +296,21 @@ def test_openapi_says_which_routes_take_the_api_key(data_dir):
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
     assert document["paths"]["/api/admin/reindex"]["post"]["security"] == [{"apiKey": []}]
     assert "security" not in document["paths"]["/api/search"]["get"]
+
+
+def test_every_worker_process_follows_a_key_rotation_and_audits_to_one_file(indexed, tmp_path):
+    keys_file = tmp_path / "api-keys"
+    write_keys(keys_file, f"ci:{CI_KEY}\n")
+    data = shutil.copytree(indexed, tmp_path / "data")
+
+    def statuses(url: str, key: str) -> set[int]:  # a new connection each: any worker
+        return {httpx.post(f"{url}/api/admin/reload", headers={"X-API-Key": key}).status_code
+                for _ in range(8)}
+
+    with running_server(data, workers=2,
+                        env={"EVENTSEARCH_API_KEYS_FILE": str(keys_file)}) as url:
+        before = statuses(url, CI_KEY)
+        write_keys(keys_file, f"new:{NEW_KEY}\n")
+        after_old, after_new = statuses(url, CI_KEY), statuses(url, NEW_KEY)
+    assert (before, after_old, after_new) == ({200}, {401}, {200})
+    assert [line["key_id"] for line in audit_lines(data)] == ["ci"] * 8 + [None] * 8 + ["new"] * 8
