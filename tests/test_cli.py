@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -74,6 +76,28 @@ def test_index_reports_rejects_and_exits_3(capsys, tmp_path, monkeypatch, nlp):
     assert summary["read"] == summary["indexed"] + summary["merged"] + summary["rejected"]
     report = [json.loads(line) for line in (data_dir / "rejected.jsonl").read_text().splitlines()]
     assert report[0]["location"].endswith("dump.ndjson:2") and report[0]["reason"]
+
+
+def test_reindex_processes_share_the_labelling(tmp_path):
+    """`reindex --processes 2` labels in two worker processes, neither of them the command's
+    own: the summary counts the headlines each process ran through NLP."""
+    places = ["Kenya", "Peru", "Norway", "Vietnam", "Canada"]
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text("".join(
+        json.dumps({"id": f"e{n}", "date": "2020-05-01",
+                    "headline": f"{places[n % 5]} reports {n} new cases of measles."}) + "\n"
+        for n in range(1_100)))  # five batches of 256 or fewer
+    command = subprocess.Popen(
+        [sys.executable, "-m", "indexer.cli", "reindex", str(dump), "--data-dir",
+         str(tmp_path / "data"), "--processes", "2", "--no-cache", "--json", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = command.communicate(timeout=600)
+    assert command.returncode == 0, err
+    summary = json.loads(out)
+    labelled = summary["nlp_processes"]
+    assert len(labelled) == 2 and all(n > 0 for n in labelled.values())
+    assert str(command.pid) not in labelled
+    assert sum(labelled.values()) == 1_100 == summary["indexed"]
 
 
 @pytest.mark.parametrize("command", ["index", "serve", "search", "stats"])
