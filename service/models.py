@@ -4,6 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from msgspec import Meta
+
+# A draft is held to what a dump's headline is held to (one limit for both).
+from indexer.readers.limits import MAX_HEADLINE_CHARS
 
 
 @dataclass(slots=True)
@@ -142,9 +157,9 @@ class DraftEvent:
     """An unsaved event to find related events for: a headline, and optionally its date
     (default today) and story."""
 
-    headline: str
+    headline: Annotated[str, Meta(min_length=1, max_length=MAX_HEADLINE_CHARS)]
     date: dt.date | None = None
-    story: str | None = None
+    story: Annotated[str, Meta(max_length=MAX_HEADLINE_CHARS)] | None = None
 
 
 @dataclass(slots=True)
@@ -179,11 +194,19 @@ class ReloadResult:
     changed: bool
 
 
+MAX_REINDEX_PATHS = 1000
+DumpPath = Annotated[str, Meta(min_length=1, max_length=4096, pattern="^[^\x00]*$")]
+"""A path as a file system takes it: not empty, no NUL byte, at most PATH_MAX."""
+
+
 @dataclass(slots=True)
 class ReindexRequest:
     """Dump paths, relative to the configured dump directory (or absolute inside it)."""
 
-    paths: list[str]
+    paths: Annotated[list[DumpPath], Meta(min_length=1, max_length=MAX_REINDEX_PATHS,
+                                           examples=[["latest.ndjson"]])]
+    # The example is the dump tests/test_api_fuzz.py puts in its dump directory: a reindex
+    # job the fuzzer starts from it is real.
 
 
 @dataclass(slots=True)
@@ -242,3 +265,27 @@ class FacetSearchResponse:
     facet: str
     prefix: str
     values: list[FacetValue]
+
+
+# --- Documented errors ------------------------------------------------------------------
+# Every answer a route can give is in the OpenAPI document (schemathesis checks it): these
+# lists go to the handlers' `raises`. Each error body is {"status_code", "detail"}, the
+# detail naming the problem or the limit.
+
+
+class ReindexHoldsTheIndex(ClientException):
+    """Documents the 409 that indexer.index.storage.ReindexRunning is answered with."""
+
+    status_code = 409
+    detail = "a reindex holds the data directory: retry after Retry-After seconds"
+
+
+PUBLIC_ERRORS = [ValidationException, TooManyRequestsException]
+"""Any public route: a parameter out of its range (400), the rate limit (429)."""
+BODY_ERRORS = [*PUBLIC_ERRORS, RequestEntityTooLarge]
+"""A public route that takes a body: also 413, past the route's body size limit."""
+WRITE_ERRORS = [*BODY_ERRORS, NotAuthorizedException, PermissionDeniedException,
+                ReindexHoldsTheIndex]
+"""A write route: also a missing or wrong key (401), writes switched off (403), a reindex
+running (409)."""
+NOT_FOUND = [NotFoundException]

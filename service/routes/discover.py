@@ -11,10 +11,17 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from indexer.record import Event
-from service.models import DraftEvent, FacetSearchResponse, RelatedResponse, SuggestResponse
+from service.models import (
+    BODY_ERRORS,
+    PUBLIC_ERRORS,
+    DraftEvent,
+    FacetSearchResponse,
+    RelatedResponse,
+    SuggestResponse,
+)
 from service.search.engine import EventIndex
 from service.search.facets import SEARCHABLE_FACETS
-from service.search.query import search_request
+from service.search.query import DAY_FORMAT, search_request
 from service.writes import EventWrites
 
 
@@ -22,7 +29,8 @@ class DiscoverController(Controller):
     path = "/api"
     tags = ["search"]
 
-    @get("/suggest", sync_to_thread=True, summary="Completions as the user types",
+    @get("/suggest", sync_to_thread=True, raises=PUBLIC_ERRORS,
+         summary="Completions as the user types",
          description="Entities, stories and countries with a word starting with `q` (most "
                      "events first, each with the filter that selects it), then headline "
                      "words completing the last word typed.")
@@ -34,7 +42,8 @@ class DiscoverController(Controller):
     ) -> SuggestResponse:
         return events.suggest(q, size)
 
-    @get("/facets/{facet:str}", sync_to_thread=True, summary="Search a facet's values",
+    @get("/facets/{facet:str}", sync_to_thread=True, raises=PUBLIC_ERRORS,
+         summary="Search a facet's values",
          description="Values of one facet (country, topic, entity, story, source) with a "
                      "word starting with `prefix`, counted over the events matching `q` and "
                      "the filters (the facet's own selection left out), most events first.")
@@ -50,8 +59,12 @@ class DiscoverController(Controller):
         entity: Annotated[list[str] | None, QueryParameter(description="Filter")] = None,
         story: Annotated[list[str] | None, QueryParameter(description="Filter")] = None,
         source: Annotated[list[str] | None, QueryParameter(description="Filter")] = None,
-        date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+        date_from: Annotated[str | None, QueryParameter(
+            name="from", schema_extra=DAY_FORMAT,
+            description="First day, YYYY-MM-DD (inclusive)")] = None,
+        date_to: Annotated[str | None, QueryParameter(
+            name="to", schema_extra=DAY_FORMAT,
+            description="Last day, YYYY-MM-DD (inclusive)")] = None,
         size: Annotated[int, QueryParameter(ge=1, le=100, description="How many")] = 20,
     ) -> FacetSearchResponse:
         request = search_request(q=q, country=country, topic=topic, entity=entity,
@@ -59,7 +72,8 @@ class DiscoverController(Controller):
                                  date_to=date_to)
         return events.facet_values(facet, prefix, request, size)
 
-    @post("/related", status_code=200, summary="Related events for unsaved text",
+    @post("/related", status_code=200, raises=BODY_ERRORS,
+          summary="Related events for unsaved text",
           description="Enriches a draft headline like an indexed event (entities, countries, "
                       "topics) and ranks related events the same way as "
                       "/api/events/{id}/related.")

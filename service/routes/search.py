@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from litestar import Controller, get
@@ -11,23 +10,30 @@ from litestar.params import QueryParameter
 
 from indexer.record import TOPICS
 from service.config import Settings
-from service.models import SearchResponse
+from service.models import PUBLIC_ERRORS, SearchResponse
 from service.search.engine import EventIndex
-from service.search.query import MAX_PAGE_SIZE, MAX_QUERY_LENGTH, search_request
+from service.search.query import (
+    DAY_FORMAT,
+    MAX_FACET_SIZE,
+    MAX_FACET_SIZE_VALUES,
+    MAX_PAGE_SIZE,
+    MAX_QUERY_LENGTH,
+    search_request,
+)
 
 
 class SearchController(Controller):
     path = "/api/search"
     tags = ["search"]
 
-    @get(sync_to_thread=True, summary="Search events", description=(
+    @get(sync_to_thread=True, raises=PUBLIC_ERRORS, summary="Search events", description=(
         "Search-box syntax: all words are required; \"phrases\"; AND, OR, NOT and -word; "
         "field:value on country, topic, entity, story, source. An empty `q` browses by the "
         "filters alone. Lenient unless `strict`; a word that matches nothing is matched "
-        "fuzzily (`corrected_query`) unless `correct=false`. Facets are multi-select: each facet is counted with "
-        "every filter but its own; each value carries `selected` and its `toggle` query. Above "
-        "50,000 matches facet counts are estimated from a sample (`facet_sample` < 1) "
-        "unless `exact_facets`."))
+        "fuzzily (`corrected_query`) unless `correct=false`. Facets are multi-select: each facet "
+        "is counted with every filter but its own; each value carries `selected` and its "
+        "`toggle` query. Above 50,000 matches facet counts are estimated from a sample "
+        "(`facet_sample` < 1) unless `exact_facets`."))
     def search(
         self,
         events: NamedDependency[EventIndex],
@@ -44,10 +50,12 @@ class SearchController(Controller):
             description="Story label; repeat to match any")] = None,
         source: Annotated[list[str] | None, QueryParameter(
             description="Source name (e.g. Reuters); repeat to match any")] = None,
-        date_from: Annotated[dt.date | None, QueryParameter(
-            name="from", description="First day, YYYY-MM-DD (inclusive)")] = None,
-        date_to: Annotated[dt.date | None, QueryParameter(
-            name="to", description="Last day, YYYY-MM-DD (inclusive)")] = None,
+        date_from: Annotated[str | None, QueryParameter(
+            name="from", schema_extra=DAY_FORMAT,
+            description="First day, YYYY-MM-DD (inclusive)")] = None,
+        date_to: Annotated[str | None, QueryParameter(
+            name="to", schema_extra=DAY_FORMAT,
+            description="Last day, YYYY-MM-DD (inclusive)")] = None,
         sort: Annotated[str | None, QueryParameter(
             description="relevance; -date (alias date:desc) newest first; date (alias "
                         "date:asc) oldest first. Default: relevance when `q` has words, "
@@ -62,8 +70,9 @@ class SearchController(Controller):
             description="Reject syntax errors (400 with their position) instead of "
                         "searching what can be read")] = False,
         facet_size: Annotated[list[str] | None, QueryParameter(
-            description="Values per facet: N for all, or FACET:N (e.g. entity:25); 1-100, "
-                        "default 10")] = None,
+            description=f"Values per facet: N for every facet, FACET:N for one (e.g. "
+                        f"entity:25); 1-{MAX_FACET_SIZE}, default 10 (the rest: "
+                        f"/api/facets/{{facet}}); at most {MAX_FACET_SIZE_VALUES} of them")] = None,
         recency: Annotated[float, QueryParameter(
             ge=0, le=1, description="Blend recency into relevance: 0 none, 1 strongest "
                                     "(score halves per year of age)")] = 0.0,

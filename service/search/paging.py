@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import tantivy
 
-from service.search.query import Cursor, SearchRequest, must_all, rank_after
+from service.search.query import BadQuery, Cursor, SearchRequest, must_all, rank_after
 
 RECENCY_HALF_LIFE_DAYS = 365.0
 RECENCY_WINDOW = 500  # relevance hits re-ranked by recency; deeper pages keep relevance order
@@ -107,6 +107,10 @@ def _by_relevance(searcher, query, request: SearchRequest) -> Page:
         total, window = _relevance_window(searcher, query, offset, size)
         return _relevance_page(searcher, request, total, [hit for hit, _ in window], offset)
     position, mark = cursor.position, (cursor.score, -cursor.rank)
+    if position > searcher.num_docs:
+        # No cursor of ours points past the last event; Tantivy would try to hold this
+        # many hits at once (a forged position of 2**62 panics it: capacity overflow).
+        raise BadQuery("invalid cursor: pass the `next_cursor` of a previous response")
     if cursor.before:
         # Look back from the remembered position for the hits ranked before (score, rank).
         start = max(0, position - 2 * size)

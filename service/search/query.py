@@ -30,6 +30,12 @@ SORTS = ("relevance", "-date", "date", "date:desc", "date:asc")
 MAX_QUERY_LENGTH = 1000
 MAX_PAGE_SIZE = 100
 MAX_FILTER_VALUES = 50  # values of country, topic, entity, story and source together
+MAX_FACET_SIZE = 100  # values listed per facet; "All ..." searches the rest (/api/facets)
+MAX_FACET_SIZE_VALUES = 7  # `N` for all facets plus one `FACET:N` per facet
+DAY_FORMAT = {"format": "date"}
+"""How a `from`/`to` parameter is documented: read as text by `parse_day`, whose 400 says
+what is wrong with it (Litestar's own date parsing answers "Invalid RFC3339 encoded date"
+under the Python name of the argument)."""
 FACET_NAMES = ("country", "topic", "entity", "story", "source", "date")
 SEARCHABLE_FIELDS = frozenset(FULL_TEXT_FIELDS) | frozenset(LABEL_FIELDS)
 _OPERATORS = {"AND", "OR", "NOT"}
@@ -105,9 +111,15 @@ class Cursor(msgspec.Struct, array_like=True, frozen=True):
             cursor = msgspec.msgpack.decode(raw, type=cls)
         except (ValueError, msgspec.DecodeError):
             cursor = None
-        if cursor is None or cursor.rank < 0 or cursor.position < 0 or not math.isfinite(cursor.score):
+        if cursor is None or not cursor.readable():
             raise BadQuery("invalid cursor: pass the `next_cursor` of a previous response")
         return cursor
+
+    def readable(self) -> bool:
+        """Whether the numbers are ones we write: `rank` is an index field of 64 signed
+        bits (Tantivy refuses larger), `score` a finite relevance score."""
+        return (0 <= self.rank < 2**63 and 0 <= self.position < 2**63
+                and math.isfinite(self.score))
 
 
 @dataclass
@@ -127,8 +139,8 @@ def search_request(
     entity: list[str] | None = None,
     story: list[str] | None = None,
     source: list[str] | None = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: dt.date | str | None = None,
+    date_to: dt.date | str | None = None,
     sort: str | None = None,
     page: int = 1,
     size: int = 10,
@@ -149,6 +161,7 @@ def search_request(
     filters = sum(len(values or ()) for values in (country, topic, entity, story, source))
     if filters > MAX_FILTER_VALUES:
         raise BadQuery(f"{filters} filter values: at most {MAX_FILTER_VALUES} are allowed")
+    date_from, date_to = parse_day(date_from, "from"), parse_day(date_to, "to")
     if date_from and date_to and date_from > date_to:
         raise BadQuery("`from` is after `to`")
     if not 1 <= size <= MAX_PAGE_SIZE:
@@ -183,6 +196,24 @@ def search_request(
         correct=correct,
         default_size=default_size,
     )
+
+
+def parse_day(value: dt.date | str | None, name: str) -> dt.date | None:
+    """A `from`/`to` day as YYYY-MM-DD; the 400 names the parameter and what is wrong (no
+    such day, a year outside 1 to 9999, another format)."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    value = value.strip()  # a form field may carry spaces
+    if not _DAY.fullmatch(value):
+        raise BadQuery(f"`{name}` is not a date: {value!r} (expected YYYY-MM-DD, years 1 to "
+                       "9999)")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as error:  # "day is out of range for month", "year 0 is out of range"
+        raise BadQuery(f"`{name}` is not a date: {value!r} ({error})") from None
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def default_sort(text: str) -> str:
@@ -411,6 +442,10 @@ def _topic(value: str) -> str:
 
 def _facet_sizes(values: list[str]) -> list[tuple[str, int]]:
     """`10` sets every facet's size, `entity:25` one facet's; 1 to 100 values each."""
+    if len(values) > MAX_FACET_SIZE_VALUES:
+        raise BadQuery(f"{len(values)} facet_size values: at most {MAX_FACET_SIZE_VALUES} "
+                       "(N for every facet, then FACET:N for each of "
+                       + ", ".join(FACET_NAMES) + ")")
     sizes = []
     for value in values:
         facet, _, number = value.rpartition(":")
@@ -418,8 +453,8 @@ def _facet_sizes(values: list[str]) -> list[tuple[str, int]]:
         if facet != "*" and facet not in FACET_NAMES or not number.isdigit():
             raise BadQuery(f"bad facet_size {value!r}: use N or FACET:N, facets: "
                            + ", ".join(FACET_NAMES))
-        if not 1 <= int(number) <= 100:
-            raise BadQuery(f"facet_size {value!r} must be from 1 to 100")
+        if not 1 <= int(number) <= MAX_FACET_SIZE:
+            raise BadQuery(f"facet_size {value!r} must be from 1 to {MAX_FACET_SIZE}")
         sizes.append((facet, int(number)))
     return sizes
 

@@ -8,7 +8,6 @@ BadQuery, which the pages show as a 400 with the reason.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from litestar.datastructures import MultiDict
@@ -18,7 +17,6 @@ from service.search.query import BadQuery, SearchRequest, search_request
 PAGE_SIZE = 20
 """Events per results page: a page of the search page is bigger than the API's default."""
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 _NUMBER = re.compile(r"^\d{1,9}$", re.ASCII)
 
 
@@ -37,8 +35,8 @@ def page_request(query: MultiDict, max_result_window: int = 10_000) -> SearchReq
         entity=given("entity"),
         story=given("story"),
         source=given("source"),
-        date_from=_day(last("from"), "from"),
-        date_to=_day(last("to"), "to"),
+        date_from=last("from"),
+        date_to=last("to"),
         sort=last("sort"),
         page=_number(last("page"), "page", 1),
         size=_number(last("size"), "size", PAGE_SIZE),
@@ -48,17 +46,6 @@ def page_request(query: MultiDict, max_result_window: int = 10_000) -> SearchReq
         max_result_window=max_result_window,
         default_size=PAGE_SIZE,
     )
-
-
-def _day(value: str | None, name: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        if _DAY.match(value.strip()):
-            return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        pass
-    raise BadQuery(f"`{name}` is not a date: {value!r} (expected YYYY-MM-DD)")
 
 
 def _number(value: str | None, name: str, default: int) -> int:
