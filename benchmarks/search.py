@@ -22,7 +22,11 @@ One run does everything:
    breakdown of our search page by part.
 4. HTTP: `eventsearch serve --workers W --no-access-log` on a free loopback port for each W
    of --workers; a keep-alive httpx client for latency, then 16 concurrent clients
-   (asyncio, httpx.AsyncClient) for --load-seconds to measure requests/s and errors.
+   (asyncio, httpx.AsyncClient) for --load-seconds to measure requests/s and errors. Every
+   request of a load run, warm-up included, is distinct (the workload's queries again and
+   again, each time with other facet sizes that change the server's facet-cache key but
+   hardly the work), so no cache answers one; the "repeated" figures ask the same queries
+   as they are, to time cache hits.
 5. Prints Markdown tables with the targets (PASS/FAIL) and writes JSON and Markdown to --out.
 
 Develop at small scale (--events 20000); the targets are set for 1,000,000 events.
@@ -89,6 +93,7 @@ from _search_stores import (  # noqa: E402
     build_dump,
     build_ours,
 )
+
 from service.search.engine import EventIndex  # noqa: E402
 from service.search.facets import FACETS, _merged, facet_counts  # noqa: E402
 from service.search.paging import fetch_page  # noqa: E402
@@ -226,12 +231,18 @@ def ours_request(query: Query, exact_facets: bool = False):
                           exact_facets=exact_facets)
 
 
+VARIANTS = 90 * 91  # distinct non-zero variants of a query that http_params makes
+
+
 def http_params(query: Query, variant: int = 0) -> list[tuple[str, str]]:
-    """The query's parameters; a non-zero `variant` adds facet_size=source:N (11-100), which
-    changes the server's facet-cache key but hardly the work, so the page is computed."""
+    """The query's parameters; a non-zero `variant` (1 to VARIANTS) adds facet_size=source:N
+    (11-100) and, from 91 on, facet_size=story:M too (12-100, then 11): sizes that change the
+    server's facet-cache key but hardly the work, so the page is computed."""
     params = [("q", query.text)]
     if variant:
         params.append(("facet_size", f"source:{11 + variant % 90}"))
+        if variant > 90:
+            params.append(("facet_size", f"story:{11 + (variant - 1) // 90 % 90}"))
     if query.country:
         params.append(("country", query.country))
     if query.date_from:
@@ -580,21 +591,37 @@ async def _drive(worker, clients: int, seconds: float, tally: _Tally, client_nam
             "client_cpu_share_of_one_core": round(cpu / elapsed, 2)}
 
 
+class _Requests:
+    """The requests of one load run, in order, shared by its clients: the first ask every
+    query once (variant 1), the next every query again (variant 2), and so on, warm-up
+    included, so no request repeats another and none is answered from the facet cache
+    (`cached`: every query as it is, again and again, to time cache hits)."""
+
+    def __init__(self, queries: list[Query], cached: bool):
+        self.queries, self.cached, self.count = queries, cached, 0
+
+    def next_params(self) -> list[tuple[str, str]]:
+        query = self.queries[self.count % len(self.queries)]
+        variant = 0 if self.cached else 1 + self.count // len(self.queries)
+        if variant > VARIANTS:
+            raise RuntimeError(f"more than {VARIANTS} variants of each query: the load would "
+                               "repeat requests; ask more queries or load for less time")
+        self.count += 1
+        return http_params(query, variant)
+
+
 async def _load(url: str, queries: list[Query], seconds: float, clients: int,
                 cached: bool = False) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     tally = _Tally()
+    requests = _Requests(queries, cached)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         async def worker(number: int, until: float, record: bool) -> None:
-            position = number * 977
             while time.perf_counter() < until:
-                query = queries[position % len(queries)]
-                variant = 0 if cached else 1 + position // len(queries)
-                position += 1
+                params = requests.next_params()
                 started = time.perf_counter()
                 try:
-                    response = await client.get("/api/search",
-                                                params=http_params(query, variant))
+                    response = await client.get("/api/search", params=params)
                     if response.status_code == 200:
                         if record:
                             tally.success(started)
@@ -604,25 +631,23 @@ async def _load(url: str, queries: list[Query], seconds: float, clients: int,
                     if record:
                         tally.errors[type(error).__name__] += 1
 
-        return await _drive(worker, clients, seconds, tally, "httpx.AsyncClient")
+        result = await _drive(worker, clients, seconds, tally, "httpx.AsyncClient")
+    return {**result, "requests_all_distinct": not cached, "requests_made": requests.count}
 
 
 async def _load_raw(port: int, queries: list[Query], seconds: float, clients: int,
                     cached: bool = False) -> dict:
     """The same load from a minimal HTTP/1.1 keep-alive client on asyncio streams, which
-    costs the 2-core machine far less CPU than httpx does. Uncached: the requests cycle
-    through 90 variants of each query (more than the server's facet cache holds)."""
-    variants = [0] if cached else range(1, 91)
-    paths = [f"/api/search?{urlencode(http_params(q, v))}" for v in variants for q in queries]
+    costs the 2-core machine far less CPU than httpx does; every request distinct unless
+    `cached` (see _Requests)."""
     tally = _Tally()
+    requests = _Requests(queries, cached)
 
     async def worker(number: int, until: float, record: bool) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        position = number * 977
         try:
             while time.perf_counter() < until:
-                path = paths[position % len(paths)]
-                position += 1
+                path = f"/api/search?{urlencode(requests.next_params())}"
                 started = time.perf_counter()
                 writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -637,7 +662,8 @@ async def _load_raw(port: int, queries: list[Query], seconds: float, clients: in
         finally:
             writer.close()
 
-    return await _drive(worker, clients, seconds, tally, "raw asyncio HTTP/1.1")
+    result = await _drive(worker, clients, seconds, tally, "raw asyncio HTTP/1.1")
+    return {**result, "requests_all_distinct": not cached, "requests_made": requests.count}
 
 
 def run_http(data_dir: Path, queries: list[Query], setups: list[tuple[str, int]], repeat: int,
@@ -779,6 +805,7 @@ def report(results: dict) -> str:
         for setup in results["http"]:
             lat, ld = setup["latency"], setup["load"]
             under = ld["latency_under_load"] or {"p50": float("nan"), "p99": float("nan")}
+            repeated = setup["load_raw_client_repeated_queries"]
             lines.append(f"| {setup['server']} | {lat['p50']:.2f} | {lat['p95']:.2f} | "
                          f"{lat['p99']:.2f} | {ld['requests_per_second']:.0f} | {ld['errors']} | "
                          f"{under['p50']:.1f} / {under['p99']:.1f} | "
@@ -788,7 +815,7 @@ def report(results: dict) -> str:
                          f"{setup['load_raw_client']['errors']} errors) | "
                          f"{setup['load_raw_client_without_broad']['requests_per_second']:.0f} | "
                          f"{lat['repeated']['p50']:.2f} / {lat['repeated']['p99']:.2f} | "
-                         f"{setup['load_raw_client_repeated_queries']['requests_per_second']:.0f} |")
+                         f"{repeated['requests_per_second']:.0f} |")
     suggest = results["suggest"]
     lines += ["", f"related p50 {results['related']['p50']:.2f} ms (p99 "
               f"{results['related']['p99']:.2f}); suggest p50 {_suggest_p50(suggest)}" + (
