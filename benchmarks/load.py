@@ -42,7 +42,10 @@ Errors: every answer other than 200, and every broken connection. Target: 0.
 The client is a minimal HTTP/1.1 client on asyncio streams under uvloop, one connection per
 client (as search.py's raw client): it costs a fraction of a core (reported as
 client_cpu_cores beside the servers' CPU, from /proc), where httpx would take most of one
-of the machine's two cores. The servers' CPU is read from their processes.
+of the machine's two cores. The servers' CPU is read from their processes. Each client
+first asks /health on its connection (not counted) for the pid of the server worker that
+accepted it: the report gives the connections each worker holds, since keep-alive
+connections stay with the worker that accepted them.
 """
 
 from __future__ import annotations
@@ -261,6 +264,7 @@ class Record:
     """Each request's route, start (s from the phase's start), ms and outcome."""
 
     rows: list[tuple[str, float, float, str]] = field(default_factory=list)
+    connections_by_worker: Counter = field(default_factory=Counter)  # server pid -> clients
 
     def add(self, route: str, started: float, origin: float, outcome: str) -> None:
         now = time.perf_counter()
@@ -270,6 +274,9 @@ class Record:
 async def _client(port: int, next_request: Callable[[], tuple[str, str]], keep_going,
                   record: Record | None, origin: float) -> None:
     connection = Connection(port)
+    if record is not None:  # which server worker accepted this client's connection
+        _, body = await connection.request("/health")
+        record.connections_by_worker[json.loads(_gunzipped(body))["pid"]] += 1
     try:
         while keep_going():
             route, path = next_request()
@@ -335,6 +342,8 @@ def phase_report(record: Record, elapsed: float, client_cpu: float,
                            "requests_per_second": round(len(mine) / span, 1),
                            "latency_ms": summary(ok) if ok else None}
     return {"seconds": round(span, 2), "client_cpu_cores": round(client_cpu / elapsed, 3),
+            "connections_per_server_worker": sorted(record.connections_by_worker.values(),
+                                                    reverse=True),
             "routes": by_route}
 
 
@@ -647,7 +656,8 @@ def report(results: dict) -> str:
     for name, phase in results["phases"].items():
         lines += [f"### {names[name]} ({phase['seconds']:.0f} s; client CPU "
                   f"{phase['client_cpu_cores']:.2f} cores, servers "
-                  f"{phase['server_cpu_cores']:.2f} cores)", "",
+                  f"{phase['server_cpu_cores']:.2f} cores; the clients' connections by "
+                  f"server worker: {phase['connections_per_server_worker']})", "",
                   "| route | requests | errors | req/s | p50 ms | p99 ms | max ms |",
                   "|---|---|---|---|---|---|---|", *_route_rows(phase), ""]
         if "reindex" in phase:
