@@ -198,8 +198,7 @@ def _serve(args) -> int:
     EventIndex.open(settings.data_dir)
     # Every server process builds the app from the environment.
     os.environ["EVENTSEARCH_DATA_DIR"] = str(settings.data_dir)
-    serve(args.host, args.port, workers=args.workers, access_log=args.access_log)
-    return 0
+    return serve(args.host, args.port, workers=args.workers, access_log=args.access_log)
 
 
 def _search(args) -> int:

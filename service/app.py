@@ -15,10 +15,15 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_507_INSUFFICIENT_STORAGE,
+)
 
 from indexer.enrich.topic_embedding import embedder
-from indexer.index.storage import ReindexRunning
+from indexer.index.storage import DiskFull, ReindexRunning
 from service import observability
 from service.config import REQUEST_MAX_BODY_SIZE, Settings
 from service.jobs import JobManager
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BadQuery: _error(HTTP_400_BAD_REQUEST),
             EventNotFound: _error(HTTP_404_NOT_FOUND),
             ReindexRunning: _error(HTTP_409_CONFLICT, retry_after="5"),
+            DiskFull: _error(HTTP_507_INSUFFICIENT_STORAGE),
             **access.exception_handlers,
         },
         middleware=access.middleware,

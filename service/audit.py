@@ -61,16 +61,24 @@ class AuditLog:
         self.write(_entry(action, scope, message["status"]))
 
     def write(self, entry: dict) -> None:
-        line = orjson.dumps(entry) + b"\n"
+        try:
+            self._append(orjson.dumps(entry) + b"\n")
+        except OSError as error:
+            # A full disk must not turn the answer (a 507 among them) into a dropped
+            # connection: the line still reaches the log below, marked as not written.
+            logger.error("audit line not written to %s: %s", self.path, error)
+        level = logging.INFO if entry["status"] < 400 else logging.WARNING
+        logger.log(level, "admin %s %s by %s: %s", entry["method"], entry["path"],
+                   entry["key_id"] or "(no valid key)", entry["status"], extra={"audit": entry})
+
+
+    def _append(self, line: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(descriptor, line)
         finally:
             os.close(descriptor)
-        level = logging.INFO if entry["status"] < 400 else logging.WARNING
-        logger.log(level, "admin %s %s by %s: %s", entry["method"], entry["path"],
-                   entry["key_id"] or "(no valid key)", entry["status"], extra={"audit": entry})
 
 
 def _action(scope: Scope) -> dict | None:

@@ -8,9 +8,11 @@ from typing import Annotated
 
 from litestar.exceptions import (
     ClientException,
+    HTTPException,
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    ServiceUnavailableException,
     TooManyRequestsException,
     ValidationException,
 )
@@ -284,8 +286,15 @@ PUBLIC_ERRORS = [ValidationException, TooManyRequestsException]
 """Any public route: a parameter out of its range (400), the rate limit (429)."""
 BODY_ERRORS = [*PUBLIC_ERRORS, RequestEntityTooLarge]
 """A public route that takes a body: also 413, past the route's body size limit."""
+class DiskFullAnswer(HTTPException):
+    """Documents the 507 that indexer.index.storage.DiskFull is answered with."""
+
+    status_code = 507
+    detail = "no space left on device for the data directory: the index is unchanged"
+
+
 WRITE_ERRORS = [*BODY_ERRORS, NotAuthorizedException, PermissionDeniedException,
-                ReindexHoldsTheIndex]
+                ReindexHoldsTheIndex, ServiceUnavailableException, DiskFullAnswer]
 """A write route: also a missing or wrong key (401), writes switched off (403), a reindex
-running (409)."""
+running (409), the keys file unreadable (503), the disk full (507)."""
 NOT_FOUND = [NotFoundException]

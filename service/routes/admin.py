@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 from service.audit import audit_target
 from service.config import Settings
 from service.jobs import JobManager
-from service.models import JobStatus, ReindexRequest, ReloadResult
+from service.models import NOT_FOUND, WRITE_ERRORS, JobStatus, ReindexRequest, ReloadResult
 from service.search.engine import EventIndex
 from service.search.query import BadQuery
 from service.security import API_KEY_REQUIRED, require_api_key
@@ -26,13 +26,15 @@ class AdminController(Controller):
     guards = [require_api_key]
     security = API_KEY_REQUIRED
 
-    @post("/reload", sync_to_thread=True, status_code=200, summary="Pick up a new generation",
+    @post("/reload", sync_to_thread=True, status_code=200, raises=WRITE_ERRORS,
+          summary="Pick up a new generation",
           description="Switch to the generation the data directory's pointer names now.")
     def reload(self, events: NamedDependency[EventIndex]) -> ReloadResult:
         changed = events.refresh()
         return ReloadResult(generation=events.generation, changed=changed)
 
-    @post("/reindex", sync_to_thread=True, status_code=202, summary="Start a reindex job",
+    @post("/reindex", sync_to_thread=True, status_code=202, raises=WRITE_ERRORS,
+          summary="Start a reindex job",
           description="Rebuilds the index from dumps inside the configured dump directory "
                       "(EVENTSEARCH_DUMP_DIR) in a separate process; follow it at "
                       "/api/admin/jobs/{id}. The service swaps to the new generation when "
@@ -46,11 +48,13 @@ class AdminController(Controller):
         audit_target(request.scope, job_id=job.id)
         return JobStatus(**job.describe())
 
-    @get("/jobs", sync_to_thread=True, summary="All reindex jobs of this process")
+    @get("/jobs", sync_to_thread=True, raises=WRITE_ERRORS,
+         summary="All reindex jobs of this process")
     def jobs(self, jobs: NamedDependency[JobManager]) -> list[JobStatus]:
         return [JobStatus(**job.describe()) for job in jobs.all()]
 
-    @get("/jobs/{job_id:str}", sync_to_thread=True, summary="One reindex job")
+    @get("/jobs/{job_id:str}", sync_to_thread=True, raises=WRITE_ERRORS + NOT_FOUND,
+         summary="One reindex job")
     def job(self, jobs: NamedDependency[JobManager], job_id: FromPath[str]) -> JobStatus:
         job = jobs.get(job_id)
         if job is None:
