@@ -35,7 +35,8 @@ year, or both: every (words, country, year) combination is drawn at most once in
 so the server's facet-count cache, keyed by query and filters, never answers one);
 `/api/facets/{facet}?prefix=` (distinct facet, prefix and word), `/api/suggest?q=`
 (distinct prefixes while they last, then repeats, counted), `/api/events/{id}/related` and
-the event's page `/news/YYYY/MM/DD/<slug>` (ids drawn without replacement). The client
+the event's page `/news/YYYY/MM/DD/<slug>` (up to 300,000 of the index's ids, drawn without
+replacement; past them, again, counted). The client
 checks the distinctness itself and reports it; the server has no cache-hit counter.
 Errors: every answer other than 200, and every broken connection. Target: 0.
 
@@ -103,7 +104,7 @@ what when where which while who why will with would you your""".split())
 class Workload:
     """Request paths by route, from the corpus's own headlines, labels and ids."""
 
-    def __init__(self, events: list[dict], seed: int):
+    def __init__(self, events: list[dict], ids: list[tuple[str, str]], seed: int):
         self.rng = random.Random(f"load-{seed}")
         docs = [[w.lower() for w in _WORD.findall(e["headline"])] for e in events]
         df = Counter(w for words in docs for w in set(words))
@@ -114,8 +115,8 @@ class Workload:
         self.years = sorted({e["date"][:4] for e in events})
         self.entities = sorted({name for e in events for name in e["entities"]
                                 if name[:1].isalpha()})
-        self.ids = [(e["id"], e["date"]) for e in events]
-        self.rng.shuffle(self.ids)
+        self.all_ids = ids  # (id, date) of every event the pages and related may ask for
+        self.ids = self._shuffled_ids()
         self.seen: dict[str, set] = {"search": set(), "facets": set(), "suggest": set()}
         self.repeats: Counter = Counter()
         self.drawn: Counter = Counter()
@@ -174,9 +175,15 @@ class Workload:
         words = _WORD.findall(source) or [source]
         return self.rng.choice(words)[:self.rng.choice((2, 3, 4, 5))].lower()
 
+    def _shuffled_ids(self) -> list[tuple[str, str]]:
+        ids = list(self.all_ids)
+        self.rng.shuffle(ids)
+        return ids
+
     def _next_id(self) -> tuple[str, str]:
-        if not self.ids:
-            raise RuntimeError("the workload ran out of event ids; use a larger corpus")
+        if not self.ids:  # every id asked: again, counted (related and pages have no cache)
+            self.repeats["event ids, all asked once"] += 1
+            self.ids = self._shuffled_ids()
         return self.ids.pop()
 
     def distinctness(self) -> dict:
@@ -191,6 +198,14 @@ def parse_mix(text: str) -> dict[str, int]:
     if unknown:
         raise SystemExit(f"--mix: unknown routes {sorted(unknown)}")
     return mix
+
+
+def event_ids(data_dir: Path, limit: int = 300_000) -> list[tuple[str, str]]:
+    """(id, date) of up to `limit` events of the index, for related and event pages."""
+    searcher = open_index(data_dir).searcher()
+    hits = searcher.search(tantivy.Query.all_query(), limit=min(limit, searcher.num_docs)).hits
+    events = (stored_event(searcher.doc(address)) for _, address in hits)
+    return [(e.id, e.date.isoformat()) for e in events]
 
 
 def corpus_events(data_dir: Path, sample_json: Path | None, limit: int = 20_000) -> list[dict]:
@@ -761,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = work / "data"
     print(f"copying {source} to {data_dir}", file=sys.stderr)
     copy_data_dir(source, data_dir)
-    workload = Workload(corpus_events(data_dir, sample_json), args.seed)
+    workload = Workload(corpus_events(data_dir, sample_json), event_ids(data_dir), args.seed)
     disturbed = others_running()
     code_at_start = code_version()
     env = {"EVENTSEARCH_API_KEY": API_KEY}
