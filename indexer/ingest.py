@@ -11,6 +11,7 @@ summary always adds up: read = indexed + merged + rejected.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -26,7 +27,7 @@ from spacy.language import Language
 from tqdm import tqdm
 
 from indexer.enrich.cache import EnrichmentCache, fingerprint
-from indexer.enrich.pipeline import Enricher, load_pipeline
+from indexer.enrich.pipeline import Enricher, load_pipeline, model_name
 from indexer.index import storage
 from indexer.index.writer import EventWriter
 from indexer.readers import Rejected, Skipped, iter_records, ndjson
@@ -52,6 +53,7 @@ class IngestSummary:
     skipped: int = 0
     cache_hits: int = 0
     nlp_processes: dict[int, int] = field(default_factory=dict)  # pid -> headlines labelled
+    cluster: dict | None = None  # with --cluster: partitions, headlines and bytes sent, received
     suggested: int = 0  # events given a story suggestion shown at the threshold
     linking_seconds: float = 0.0  # CPU time of story linking, within `seconds`
     seconds: float = 0.0
@@ -74,6 +76,7 @@ class IngestSummary:
             "skipped_non_events": self.skipped,
             "cache_hits": self.cache_hits,
             "nlp_processes": {str(pid): n for pid, n in self.nlp_processes.items()},
+            "cluster": self.cluster,
             "stories_suggested": self.suggested,
             "linking_seconds": round(self.linking_seconds, 3),
             "seconds": round(self.seconds, 3),
@@ -116,6 +119,10 @@ class IngestOptions:
     # grow.
     writer_heap: int = 1_000_000_000
     writer_threads: int = 1
+    # Enrichment on Dask workers instead of `processes` (indexer/dask_enrichment.py): a
+    # scheduler's address (tcp://HOST:8786) or local:N for N worker processes here.
+    cluster: str | None = None
+    cluster_retries: int = 2
 
 
 def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = None) -> IngestSummary:
@@ -198,11 +205,17 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
     summary = IngestSummary(rejects_path=rejects if options.rejects_file else None)
     nlp = options.nlp or load_pipeline()
     cache = EnrichmentCache(Path(data_dir) / CACHE_FILE, fingerprint(nlp)) if options.use_cache else None
-    enricher = Enricher(nlp, batch_size=options.batch_size, n_process=options.processes,
-                        cache=cache)
     folder = StreamFolder()
     try:
-        with _RejectsReport(summary) as report:
+        with _RejectsReport(summary) as report, _cluster(options, nlp) as cluster:
+
+            def reject(event: Event, reason: str) -> None:
+                # Not written, so not folded again either: its other records stay merged.
+                folder.pending.discard(event.id)
+                report.add(Rejected(event.source_path or event.id, reason))
+
+            enricher = Enricher(nlp, batch_size=options.batch_size, n_process=options.processes,
+                                cache=cache, cluster=cluster, reject=reject)
             events = _admitted(records(), folder, summary, report)
             # Workers fork when enrich() is called: before the index writer starts threads.
             labelled = enricher.enrich(events)
@@ -230,6 +243,8 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
                 for stale_id in linker.stale:
                     writer.delete(stale_id)
                 status.write("committing")
+            if cluster is not None:
+                summary.cluster = cluster.stats.as_dict()
     finally:
         if cache is not None:
             cache.close()
@@ -241,6 +256,19 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
     summary.linking_seconds = linker.seconds
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextlib.contextmanager
+def _cluster(options: IngestOptions, nlp: Language):
+    """The Dask labeller for the run, or None for local processes."""
+    if options.cluster is None:
+        yield None
+        return
+    from indexer.dask_enrichment import enrichment_cluster
+
+    with enrichment_cluster(options.cluster, model_name(), fingerprint(nlp),
+                            retries=options.cluster_retries) as labeller:
+        yield labeller
 
 
 def _admitted(records: Iterable[Event | Rejected | Skipped], folder: StreamFolder,

@@ -15,7 +15,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import msgspec
 import spacy
@@ -69,14 +69,22 @@ class Enricher:
     ships whole Docs with their extension values back, which costs the parent more than
     the NLP saves on two cores. At most two batches per worker are in flight, so memory
     stays flat whatever the length of the stream.
+
+    With a `cluster` (indexer.dask_enrichment.DaskLabeller) the cache misses of each batch
+    go to Dask workers instead, `cluster.slots` batches in flight. A batch the cluster
+    could not label (PartitionFailed) is not lost silently: each event whose labels it held
+    goes to `reject` with the reason, and the stream goes on.
     """
 
     def __init__(self, nlp: Language, batch_size: int = 256, n_process: int = 1,
-                 cache: EnrichmentCache | None = None):
+                 cache: EnrichmentCache | None = None, cluster: Labeller | None = None,
+                 reject: Callable[[Event, str], None] | None = None):
         self.nlp = nlp
         self.batch_size = batch_size
-        self.n_process = n_process
+        self.n_process = 1 if cluster is not None else n_process
         self.cache = cache
+        self.cluster = cluster
+        self.reject = reject
         self.cache_hits = 0
         """Events whose labels came from the cache, so far."""
         self.labelled_by: Counter[int] = Counter()
@@ -95,10 +103,11 @@ class Enricher:
 
     def _enrich(self, events: Iterable[Event], pool) -> Iterator[Event]:
         in_flight: deque[_Batch] = deque()
+        slots = self.cluster.slots if self.cluster is not None else 2 * self.n_process
         with pool or contextlib.nullcontext():
             for events_batch in minibatch(events, self.batch_size):
                 in_flight.append(self._submit(events_batch, pool))
-                if len(in_flight) >= 2 * self.n_process:
+                if len(in_flight) >= slots:
                     yield from self._finish(in_flight.popleft())
             while in_flight:
                 yield from self._finish(in_flight.popleft())
@@ -111,14 +120,20 @@ class Enricher:
         texts = list(todo.values())
         if not texts:  # all cached: no NLP at all
             result = _nothing_to_label
+        elif self.cluster is not None:
+            result = self.cluster.submit(texts)
         elif pool is None:
-            result = functools.partial(_label_headlines, texts, self.nlp)
+            result = functools.partial(label_headlines, texts, self.nlp)
         else:
-            result = pool.apply_async(_label_headlines, (texts,)).get
+            result = pool.apply_async(label_headlines, (texts,)).get
         return _Batch(events, keys, known, list(todo), result)
 
     def _finish(self, batch: _Batch) -> Iterator[Event]:
-        pid, labelled = batch.result()
+        try:
+            pid, labelled = batch.result()
+        except PartitionFailed as failure:
+            yield from self._without_failed(batch, str(failure))
+            return
         if labelled:
             self.labelled_by[pid] += len(labelled)
         fresh = dict(zip(batch.todo_keys, labelled, strict=True))
@@ -127,6 +142,32 @@ class Enricher:
         labels = {**batch.known, **fresh}
         for event, key in zip(batch.events, batch.keys):
             yield _labelled(event, labels[key])
+
+
+    def _without_failed(self, batch: _Batch, reason: str) -> Iterator[Event]:
+        """The batch's events whose labels were cached; the others are rejected."""
+        if self.reject is None:
+            raise PartitionFailed(reason)
+        for event, key in zip(batch.events, batch.keys):
+            if key in batch.known:
+                yield _labelled(event, batch.known[key])
+            else:
+                self.reject(event, reason)
+
+
+class PartitionFailed(RuntimeError):
+    """A labeller could not label a batch (it failed on every try)."""
+
+
+class Labeller(Protocol):
+    """Where batches of headlines are labelled besides this process and its forks."""
+
+    slots: int
+    """Batches to keep in flight."""
+
+    def submit(self, headlines: list[str]) -> Callable[[], tuple[int, list[CachedLabels]]]:
+        """Start labelling; the callable returns (labeller's pid, labels) or raises
+        PartitionFailed."""
 
 
 class _Batch(NamedTuple):
@@ -144,8 +185,8 @@ def labels_of(doc: Doc) -> CachedLabels:
 _worker_nlp: Language | None = None
 
 
-def _label_headlines(headlines: list[str], nlp: Language | None = None,
-                     ) -> tuple[int, list[CachedLabels]]:
+def label_headlines(headlines: list[str], nlp: Language | None = None,
+                    ) -> tuple[int, list[CachedLabels]]:
     nlp = nlp or _worker_nlp
     docs = nlp.pipe(headlines, batch_size=max(1, len(headlines)))
     return os.getpid(), [labels_of(doc) for doc in docs]
