@@ -99,7 +99,13 @@ def _parser() -> argparse.ArgumentParser:
                     "API (/api/..., documented at /schema). With no index in the data "
                     "directory, first builds one from the bundled sample dump. A damaged or "
                     "missing live generation is replaced by the newest older good one (with "
-                    "a warning); if none is good, serve refuses to start (exit 1).",
+                    "a warning); if none is good, serve refuses to start (exit 1). With "
+                    "--follow URL, a read replica of the server at URL: it copies that "
+                    "primary's published generation (every commit, upserts and deletes "
+                    "included) with the primary's admin key (EVENTSEARCH_FOLLOW_KEY, or the "
+                    "first of EVENTSEARCH_API_KEYS), verifies each copy and swaps it in; "
+                    "polls every EVENTSEARCH_FOLLOW_INTERVAL seconds (1); refuses writes "
+                    "(405); /ready and /metrics report its lag.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
@@ -108,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
                             "for throughput)")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
                        help="log every request (default on)")
+    serve.add_argument("--follow", default=None, metavar="URL",
+                       help="serve as a read replica of the primary at URL "
+                            "(default: $EVENTSEARCH_FOLLOW; unset: a primary)")
     serve.set_defaults(run=_serve)
 
     search = commands.add_parser(
@@ -174,11 +183,12 @@ class UsageError(Exception):
 def _check_cluster(address: str | None) -> None:
     if address is None:
         return
-    import importlib.util
-
-    if importlib.util.find_spec("distributed") is None:
-        raise UsageError("--cluster needs Dask: pip install -e '.[cluster]'")
-    from indexer.dask_enrichment import ClusterAddressError, check_address
+    try:
+        from indexer.dask_enrichment import ClusterAddressError, check_address
+    except ModuleNotFoundError as error:
+        if error.name not in ("dask", "distributed"):
+            raise
+        raise UsageError("--cluster needs Dask: pip install -e '.[cluster]'") from None
 
     try:
         check_address(address)
@@ -215,8 +225,15 @@ def _serve(args) -> int:
     from service.search.engine import EventIndex
     from service.server import serve
 
+    if args.follow:  # every server process builds its settings from the environment
+        os.environ["EVENTSEARCH_FOLLOW"] = args.follow
     settings = Settings.from_env(args.data_dir)
-    if live_generation(settings.data_dir) is None:  # never indexed: not a damaged index
+    if settings.follow_url and live_generation(settings.data_dir) is None:
+        from service.replica import copy_first_generation
+
+        print(f"no index in {settings.data_dir}: copying {settings.follow_url}'s generation "
+              f"{copy_first_generation(settings)}", file=sys.stderr)
+    elif live_generation(settings.data_dir) is None:  # never indexed: not a damaged index
         from indexer.ingest import ingest
 
         print(f"no index in {settings.data_dir}: building it from the sample dump {SAMPLE_DUMP}",

@@ -23,8 +23,8 @@ from litestar.status_codes import (
 )
 
 from indexer.enrich.topic_embedding import embedder
-from indexer.index.storage import DiskFull, ReindexRunning
-from service import observability
+from indexer.index.storage import DiskFull, ManifestCache, ReindexRunning
+from service import observability, replica
 from service.config import REQUEST_MAX_BODY_SIZE, Settings
 from service.jobs import JobManager
 from service.responses import OrjsonResponse
@@ -52,8 +52,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.events = observability.ObservedEventIndex.open(settings.data_dir)
         app.state.jobs = JobManager(settings.data_dir)
         app.state.writes = observability.ObservedEventWrites(settings.data_dir)
+        app.state.manifests = ManifestCache(settings.data_dir)  # for replicas of this one
         embedder()  # the related ranking's word vectors (0.35 s): loaded before any request
         watcher = asyncio.create_task(_follow_generations(app.state.events, settings))
+        # A replica: one process (the one that takes the data directory's lock) copies the
+        # primary's commits; every process's watcher above then swaps them in.
+        follower = asyncio.create_task(replica.follow(settings)) if settings.follow_url else None
         # What is loaded by now (the app, its routes and types, the index) lives as long as
         # the process: frozen, the garbage collector no longer walks it on every full
         # collection that requests' short-lived objects set off.
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             watcher.cancel()
+            if follower:
+                follower.cancel()
             app.state.jobs.stop_all()
 
     return observability.observe(Litestar(
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "events": Provide(_state("events"), sync_to_thread=False),
             "jobs": Provide(_state("jobs"), sync_to_thread=False),
             "writes": Provide(_state("writes"), sync_to_thread=False),
+            "manifests": Provide(_state("manifests"), sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False),
         },
         exception_handlers={
@@ -82,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DiskFull: _error(HTTP_507_INSUFFICIENT_STORAGE),
             **access.exception_handlers,
         },
+        guards=[replica.refuse_writes],  # a replica answers writes with 405
         middleware=access.middleware,
         cors_config=access.cors,
         before_send=access.before_send,
@@ -91,7 +99,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config(),
         # Level 1, nginx's default for dynamic responses: a results page of 60 KB takes
         # 0.25 ms and 8.7 KB, where zlib's default 6 takes 0.56 ms for 7.5 KB.
-        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=1),
+        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=1,
+                                              exclude_opt_key="skip_compression"),
         openapi_config=OpenAPIConfig(
             title="eventsearch",
             version="0.1.0",

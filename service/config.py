@@ -18,6 +18,13 @@ EVENTSEARCH_RATE_LIMIT_EXEMPT  client addresses or networks never limited, comma
                              (default `127.0.0.1,::1`; empty: limit everyone)
 EVENTSEARCH_CORS_ORIGINS     origins allowed to call the API from a browser, comma-separated
                              (`*` for any); unset: no CORS headers
+
+Read replica (`eventsearch serve --follow URL` sets EVENTSEARCH_FOLLOW):
+EVENTSEARCH_FOLLOW           the primary's base URL: serve its published generations,
+                             refuse writes
+EVENTSEARCH_FOLLOW_KEY       the primary's admin key (default: the first key configured
+                             here, so one keys setting can serve a whole fleet)
+EVENTSEARCH_FOLLOW_INTERVAL  seconds between polls of the primary (1)
 """
 
 from __future__ import annotations
@@ -55,11 +62,27 @@ class Settings:
     rate_limit_exempt: tuple[str, ...] = ("127.0.0.1", "::1")
     cors_origins: tuple[str, ...] = ()
     max_result_window: int = 10_000  # page * size beyond this is refused: deep pages are costly
+    follow_url: str | None = None  # set: a read replica of this primary
+    follow_key: str | None = None
+    follow_interval: float = 1.0
 
     def __post_init__(self) -> None:
         self.configured_keys()  # a short or malformed key stops the start-up, not a request
         for network in self.rate_limit_exempt:
             _network(network)
+        if self.follow_url:
+            self.primary_key()
+
+    def primary_key(self) -> str:
+        """The key a replica sends to its primary; ConfigError when there is none."""
+        if self.follow_key:
+            _add_key({}, "follow", self.follow_key, "EVENTSEARCH_FOLLOW_KEY")
+            return self.follow_key
+        keys = self.configured_keys()
+        if not keys:
+            raise ConfigError("EVENTSEARCH_FOLLOW: a replica needs the primary's admin key in "
+                              "EVENTSEARCH_FOLLOW_KEY (or EVENTSEARCH_API_KEYS)")
+        return next(iter(keys.values()))
 
     def configured_keys(self) -> dict[str, str]:
         """Key id -> key, from every source; raises ConfigError naming the bad one."""
@@ -89,6 +112,9 @@ class Settings:
             rate_limit=parse_rate(env("EVENTSEARCH_RATE_LIMIT")),
             rate_limit_exempt=_list(env("EVENTSEARCH_RATE_LIMIT_EXEMPT", "127.0.0.1,::1")),
             cors_origins=_list(env("EVENTSEARCH_CORS_ORIGINS", "")),
+            follow_url=_primary_url(env("EVENTSEARCH_FOLLOW")),
+            follow_key=env("EVENTSEARCH_FOLLOW_KEY") or None,
+            follow_interval=float(env("EVENTSEARCH_FOLLOW_INTERVAL", "1.0")),
         )
 
 
@@ -149,6 +175,15 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _primary_url(text: str | None) -> str | None:
+    if not text:
+        return None
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise ConfigError(f"EVENTSEARCH_FOLLOW={text!r}: expected the primary's base URL, "
+                          "e.g. http://primary:8000")
+    return text.rstrip("/")
 
 
 def _path(text: str | None) -> Path | None:

@@ -188,6 +188,44 @@ class Ready:
     generation_age_seconds: float | None = None
     fallback: str | None = None
     reason: str | None = None
+    replica: ReplicaStatus | None = None
+
+
+@dataclass(slots=True)
+class ReplicaStatus:
+    """A replica (`serve --follow`): what it serves against what the primary has published.
+    `lag_seconds`: 0 when it serves the primary's latest commit, else the seconds since the
+    primary made the commit it has not got yet; `seconds_since_poll`: since it last
+    reached the primary; `error`: why the last poll or copy failed, if it did."""
+
+    primary: str
+    serving_generation: str | None = None  # the primary's generation this copy is of
+    serving_commit: int | None = None
+    primary_generation: str | None = None
+    primary_commit: int | None = None
+    lag_seconds: float | None = None
+    seconds_since_poll: float | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class ManifestFile:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(slots=True)
+class GenerationManifest:
+    """The published generation as a replica copies it: every file a reader needs, and the
+    Tantivy commit (`commit`, meta.json's opstamp) they make up; an upsert or delete on the
+    primary is a new commit. `published_at`: when that commit became live (Unix time)."""
+
+    generation: str
+    commit: int
+    events: int
+    published_at: float
+    files: list[ManifestFile]
 
 
 @dataclass(slots=True)
@@ -293,8 +331,16 @@ class DiskFullAnswer(HTTPException):
     detail = "no space left on device for the data directory: the index is unchanged"
 
 
+class ReplicaRefusesWrites(ClientException):
+    """A read replica (`serve --follow`) changes nothing: writes go to its primary."""
+
+    status_code = 405
+    detail = "this server is a read replica: send writes to its primary"
+
+
 WRITE_ERRORS = [*BODY_ERRORS, NotAuthorizedException, PermissionDeniedException,
-                ReindexHoldsTheIndex, ServiceUnavailableException, DiskFullAnswer]
-"""A write route: also a missing or wrong key (401), writes switched off (403), a reindex
-running (409), the keys file unreadable (503), the disk full (507)."""
+                ReindexHoldsTheIndex, ServiceUnavailableException, DiskFullAnswer,
+                ReplicaRefusesWrites]
+"""A write route: also a missing or wrong key (401), writes switched off (403), a read
+replica (405), a reindex running (409), the keys file unreadable (503), the disk full (507)."""
 NOT_FOUND = [NotFoundException]

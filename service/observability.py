@@ -46,6 +46,7 @@ from indexer.index.storage import ReindexRunning, generations_dir, live_generati
 from service.config import Settings
 from service.jobs import JobManager
 from service.models import Health, Ready, UpsertResult
+from service.replica import replica_status
 from service.search.engine import EventIndex, EventNotFound
 from service.search.query import BadQuery
 from service.writes import EventWrites
@@ -87,6 +88,13 @@ CACHE_HITS = Counter("eventsearch_enrichment_cache_hits", "Events whose labels c
                      "enrichment cache, by source (reindex job)", ["source"])
 CACHE_EVENTS = Counter("eventsearch_enrichment_events", "Events indexed, by source: the "
                        "denominator of the cache hit rate", ["source"])
+REPLICA_LAG = Gauge("eventsearch_replica_lag_seconds",
+                    "A replica: 0 when it serves the primary's latest commit, else seconds "
+                    "since the primary made the commit it has not got yet",
+                    multiprocess_mode="livemostrecent")
+REPLICA_SINCE_POLL = Gauge("eventsearch_replica_seconds_since_poll",
+                           "A replica: seconds since it last reached its primary",
+                           multiprocess_mode="livemostrecent")
 REJECTED = Counter("eventsearch_rejected_records", "Records rejected by upserts and reindex "
                    "jobs, by source and kind of reason", ["source", "reason"])
 
@@ -141,8 +149,9 @@ class NotReady(RuntimeError):
     pass
 
 
-def probe(events: EventIndex) -> Ready:
-    """Count the served generation's events and search it; raise NotReady with the reason."""
+def probe(events: EventIndex, settings: Settings | None = None) -> Ready:
+    """Count the served generation's events and search it; raise NotReady with the reason.
+    On a replica, also what it serves against what its primary has published."""
     generation, index = events.generation, events.index
     if generation and not (generations_dir(events.data_dir) / generation).is_dir():
         raise NotReady(f"generation {generation} is no longer on disk in {events.data_dir}")
@@ -160,7 +169,9 @@ def probe(events: EventIndex) -> Ready:
         raise NotReady(f"the index does not answer: {error}") from error
     return Ready(status="ready", pid=os.getpid(), generation=generation, events=count,
                  generation_age_seconds=_generation_age(events.data_dir, generation),
-                 fallback=getattr(events, "fallback", None))
+                 fallback=getattr(events, "fallback", None),
+                 replica=replica_status(settings, generation)
+                 if settings and settings.follow_url else None)
 
 
 def _generation_age(data_dir: Path, generation: str | None) -> float | None:
@@ -193,13 +204,16 @@ class OperationsController(Controller):
     @get("/ready", sync_to_thread=True, summary="Ready: the index is open and answers",
          description="Counts the served generation's events and runs a search on it. "
                      "503 with `reason` when that fails. `fallback` says when an older "
-                     "generation is served because the published one could not be opened.",
+                     "generation is served because the published one could not be opened. "
+                     "On a replica, `replica` gives the primary's latest commit, the one "
+                     "served, the lag and the time since the primary was last reached.",
          responses={503: ResponseSpec(Ready, description="Not ready; `reason` says why",
                                       examples=[Example(value={
                                           "status": "unavailable", "reason": "..."})])})
-    def ready(self, events: NamedDependency[EventIndex]) -> Response[Ready]:
+    def ready(self, events: NamedDependency[EventIndex],
+              settings: NamedDependency[Settings]) -> Response[Ready]:
         try:
-            return Response(probe(events))
+            return Response(probe(events, settings))
         except NotReady as error:
             logger.warning("not ready: %s", error)
             return Response(Ready(status="unavailable", pid=os.getpid(), reason=str(error)),
@@ -216,24 +230,25 @@ class OperationsController(Controller):
 @asynccontextmanager
 async def watch(app: Litestar) -> AsyncIterator[None]:
     """Keep this process's index and job gauges current (a lifespan after the index opens)."""
-    task = asyncio.create_task(_watch(app.state.events, app.state.jobs,
-                                      app.state.settings.reload_interval))
+    task = asyncio.create_task(_watch(app.state.events, app.state.jobs, app.state.settings))
     try:
         yield
     finally:
         task.cancel()
 
 
-async def _watch(events: EventIndex, jobs: JobManager, interval: float) -> None:
+async def _watch(events: EventIndex, jobs: JobManager, settings: Settings) -> None:
     served: str | None = None
     recorded: set[str] = set()
     while True:
         try:
             served = await anyio.to_thread.run_sync(_index_gauges, events, served)
             await anyio.to_thread.run_sync(_job_gauges, jobs, recorded)
+            if settings.follow_url:
+                await anyio.to_thread.run_sync(_replica_gauges, settings, served)
         except Exception:  # a gauge is not worth a worker: log and go on
             logger.exception("could not update the index and job metrics")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(settings.reload_interval)
 
 
 def _index_gauges(events: EventIndex, served_before: str | None) -> str | None:
@@ -248,6 +263,13 @@ def _index_gauges(events: EventIndex, served_before: str | None) -> str | None:
     if age is not None:
         GENERATION_AGE.set(age)
     return generation
+
+
+def _replica_gauges(settings: Settings, served: str | None) -> None:
+    status = replica_status(settings, served)
+    if status.lag_seconds is not None:
+        REPLICA_LAG.set(status.lag_seconds)
+        REPLICA_SINCE_POLL.set(status.seconds_since_poll)
 
 
 def _job_gauges(jobs: JobManager, recorded: set[str]) -> None:

@@ -15,12 +15,17 @@ version is never opened.
 A server opens the generation CURRENT names only once it has passed `check_generation`
 (checksums of every segment file, the count, a search, a stored document); if it has not,
 `open_serving` falls back to the newest older generation that passes, and says why.
+
+Replicas copy generations by their manifest (`generation_manifest`): the files a reader
+needs (meta.json, schema_version, the files of the segments meta.json lists) with size and
+SHA-256, and the Tantivy commit (opstamp) they make up.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -74,12 +79,18 @@ def index_exists(data_dir: Path) -> bool:
 
 def new_generation(data_dir: Path) -> tuple[str, tantivy.Index]:
     """Create an empty generation (not yet live) and open it for writing."""
-    name = f"g{time.time_ns():020d}"  # sorts in creation order
-    path = generations_dir(data_dir) / name
-    path.mkdir(parents=True)
+    name, path = new_generation_dir(data_dir)
     index = tantivy.Index(build_schema(), path=str(path))
     (path / _SENTINEL).write_text(f"{SCHEMA_VERSION}\n")
     return name, index
+
+
+def new_generation_dir(data_dir: Path) -> tuple[str, Path]:
+    """An empty directory for a generation not yet live (a replica copies one into it)."""
+    name = f"g{time.time_ns():020d}"  # sorts in creation order
+    path = generations_dir(data_dir) / name
+    path.mkdir(parents=True)
+    return name, path
 
 
 def open_generation(data_dir: Path, name: str) -> tantivy.Index:
@@ -246,6 +257,82 @@ def _out_of_space(error: Exception, data_dir: Path) -> bool:
     if isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error):
         return True
     return isinstance(error, ValueError) and shutil.disk_usage(data_dir).free < _FULL_BELOW_BYTES
+
+
+def generation_manifest(data_dir: Path, name: str, attempts: int = 3) -> dict:
+    """What a reader of generation `name` needs, as it stands at its latest commit:
+    `{"generation", "commit" (meta.json's opstamp), "events", "files": [{"name", "size",
+    "sha256"}]}`. Tantivy's lock files and `.managed.json` (the writer's garbage list) are
+    left out. A writer committing meanwhile may delete a merged segment's files: a file gone
+    missing is tried again with the new meta.json."""
+    path = generations_dir(data_dir) / name
+    for attempt in range(attempts):
+        meta_bytes = (path / "meta.json").read_bytes()
+        meta = json.loads(meta_bytes)
+        try:
+            files = [_file_entry(path / file) for file in _reader_files(path, meta)]
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            continue
+        files.append({"name": "meta.json", "size": len(meta_bytes),
+                      "sha256": hashlib.sha256(meta_bytes).hexdigest()})
+        events = sum(s["max_doc"] - (s.get("deletes") or {}).get("num_deleted_docs", 0)
+                     for s in meta["segments"])
+        return {"generation": name, "commit": meta["opstamp"], "events": events,
+                "files": sorted(files, key=lambda f: f["name"])}
+    raise AssertionError("unreachable")
+
+
+class ManifestCache:
+    """`generation_manifest` computed once per commit: kept per generation with the stat of
+    its meta.json (inode, size, mtime; tantivy replaces the file on every commit), so a
+    replica polling every second costs a stat, not a SHA-256 of the whole index."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self._cached: dict[str, tuple[tuple, dict]] = {}
+
+    def manifest(self, name: str) -> dict:
+        """FileNotFoundError if generation `name` is not (or no longer) on disk."""
+        meta = (generations_dir(self.data_dir) / name / "meta.json").stat()
+        key = (meta.st_ino, meta.st_size, meta.st_mtime_ns)
+        cached = self._cached.get(name)
+        if cached and cached[0] == key:
+            return cached[1]
+        manifest = generation_manifest(self.data_dir, name)
+        manifest["committed_at"] = meta.st_mtime
+        self._cached = {n: c for n, c in self._cached.items()
+                        if (generations_dir(self.data_dir) / n).is_dir()}
+        self._cached[name] = (key, manifest)
+        return manifest
+
+
+def _reader_files(path: Path, meta: dict) -> list[str]:
+    """schema_version and the files of the segments in `meta`; of a segment's deletes
+    (`<segment>.<opstamp>.del`), only the one of the opstamp meta.json names (older ones
+    wait there for the writer's garbage collection)."""
+    segments = {s["segment_id"].replace("-", ""): s.get("deletes") for s in meta["segments"]}
+    files = [_SENTINEL]
+    for file in path.iterdir():
+        segment, _, rest = file.name.partition(".")
+        if segment not in segments:
+            continue
+        if rest.endswith(".del") or rest == "del":
+            deletes = segments[segment]
+            if not deletes or rest != f"{deletes['opstamp']}.del":
+                continue
+        files.append(file.name)
+    return files
+
+
+def _file_entry(file: Path) -> dict:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"name": file.name, "size": size, "sha256": digest.hexdigest()}
 
 
 def _verify_checksums(path: Path, attempts: int = 3) -> None:

@@ -1,20 +1,32 @@
-"""Operator routes: reload the live generation, start and follow reindex jobs.
+"""Operator routes: reload the live generation, start and follow reindex jobs, and hand the
+published generation to replicas (its manifest, then each file).
 
 Every request here is audited (service.audit) with the id of the key that made it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
+from litestar.response import File
 
+from indexer.index.storage import ManifestCache, generations_dir, live_generation
 from service.audit import audit_target
 from service.config import Settings
 from service.jobs import JobManager
-from service.models import NOT_FOUND, WRITE_ERRORS, JobStatus, ReindexRequest, ReloadResult
+from service.models import (
+    NOT_FOUND,
+    WRITE_ERRORS,
+    GenerationManifest,
+    JobStatus,
+    ManifestFile,
+    ReindexRequest,
+    ReloadResult,
+)
 from service.search.engine import EventIndex
 from service.search.query import BadQuery
 from service.security import API_KEY_REQUIRED, require_api_key
@@ -60,6 +72,60 @@ class AdminController(Controller):
         if job is None:
             raise NotFoundException(f"no job with id {job_id!r}")
         return JobStatus(**job.describe())
+
+
+    @get("/generations/current", sync_to_thread=True, raises=WRITE_ERRORS + NOT_FOUND,
+         summary="The published generation's manifest, for replicas",
+         description="Every file a reader of the published generation needs, with its size "
+                     "and SHA-256, and the Tantivy commit they make up (an upsert or delete "
+                     "is a new commit). Computed once per commit. Fetch each file from "
+                     "/api/admin/generations/{generation}/files/{name}.")
+    def current_generation(self, manifests: NamedDependency[ManifestCache],
+                           settings: NamedDependency[Settings]) -> GenerationManifest:
+        for _attempt in range(3):  # a reindex may publish and prune meanwhile
+            name = live_generation(settings.data_dir)
+            if name is None:
+                raise NotFoundException("no generation is published yet")
+            try:
+                return _described(manifests.manifest(name), settings.data_dir)
+            except FileNotFoundError:
+                continue
+        raise NotFoundException(f"the published generation {name} is no longer on disk")
+
+    @get("/generations/{generation:str}/files/{name:str}", sync_to_thread=True,
+         raises=WRITE_ERRORS + NOT_FOUND, media_type="application/octet-stream",
+         opt={"skip_compression": True},  # index files; a replica checks sizes and hashes
+         summary="One file of a generation, streamed",
+         description="Only files the generation's manifest names now; 404 for any other "
+                     "(or one a commit has since replaced: fetch the manifest again).")
+    def generation_file(self, manifests: NamedDependency[ManifestCache],
+                        settings: NamedDependency[Settings], generation: FromPath[str],
+                        name: FromPath[str]) -> File:
+        if not _GENERATION_NAME.fullmatch(generation):
+            raise NotFoundException(f"no generation {generation!r}")
+        try:
+            listed = {f["name"] for f in manifests.manifest(generation)["files"]}
+            if name not in listed:
+                raise NotFoundException(f"generation {generation} has no file {name!r}")
+            path = generations_dir(settings.data_dir) / generation / name
+            return File(path, stat_result=path.stat(), filename=name,
+                        media_type="application/octet-stream")
+        except FileNotFoundError:
+            raise NotFoundException(f"{name!r} of generation {generation} is no longer on "
+                                    "disk: fetch the manifest again") from None
+
+
+_GENERATION_NAME = re.compile(r"g\d{20}")
+
+
+def _described(manifest: dict, data_dir: Path) -> GenerationManifest:
+    # Published when CURRENT named it or, for a commit into the live generation (upserts,
+    # deletes), when that commit was made: whichever came last.
+    named_at = (Path(data_dir) / "CURRENT").stat().st_mtime
+    return GenerationManifest(
+        generation=manifest["generation"], commit=manifest["commit"], events=manifest["events"],
+        published_at=max(named_at, manifest["committed_at"]),
+        files=[ManifestFile(**file) for file in manifest["files"]])
 
 
 def _inside_dump_dir(given: str, dump_dir: Path | None) -> Path:
