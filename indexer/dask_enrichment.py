@@ -141,7 +141,10 @@ class PipelineOnWorker(WorkerPlugin):
         self.model = model
         self.nlp = None
         self.fingerprint: str | None = None
+        self.attempts = 0
+        """Partitions this worker started, retries included."""
         self.partitions = 0
+        """Partitions it labelled."""
         self.headlines = 0
 
     def setup(self, worker) -> None:
@@ -159,6 +162,7 @@ class PipelineOnWorker(WorkerPlugin):
 def _label_partition(payload: bytes, client_fingerprint: str, name: str) -> bytes:
     """Runs on a worker: headlines in, (pid, labels) out, both msgpack."""
     plugin = get_worker().plugins[name]
+    plugin.attempts += 1
     if plugin.fingerprint != client_fingerprint:
         raise RuntimeError(
             f"this worker's pipeline ({plugin.model}, fingerprint {plugin.fingerprint[:12]}) "
