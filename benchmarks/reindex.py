@@ -91,6 +91,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results"
 EVENTSEARCH = Path(sys.executable).parent / "eventsearch"
 BATCH_SIZE = 256  # the Enricher's default, which `eventsearch reindex` uses
 TARGET_COLD_RATIO = 0.85
+TARGET_CLUSTER_RATIO = 0.9  # Dask's overhead against the fork pool under 10%
 TARGET_WARM_RATE = 20_000.0
 TARGET_PEAK_RSS = 2 * 1024**3
 SAMPLE_INTERVAL = 0.2
@@ -297,10 +298,11 @@ def _eventsearch(code: Path | None) -> tuple[list[str], dict[str, str]]:
 
 
 def run_reindex(label: str, dump: Path, data_dir: Path, processes: int, log_dir: Path,
-                code: Path | None = None) -> dict:
+                code: Path | None = None, cluster: str | None = None) -> dict:
     program, env = _eventsearch(code)
-    command = [*program, "reindex", str(dump), "--data-dir", str(data_dir),
-               "--processes", str(processes), "--json", "--no-progress"]
+    workers = ["--cluster", cluster] if cluster else ["--processes", str(processes)]
+    command = [*program, "reindex", str(dump), "--data-dir", str(data_dir), *workers,
+               "--json", "--no-progress"]
     _log(f"{label}: {' '.join(command)}")
     stderr_path = log_dir / f"{label}.stderr.txt"
     with stderr_path.open("wb") as stderr:
@@ -683,6 +685,101 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+# --- Dask against the fork pool (--cluster local:N) -----------------------------------------
+
+
+def run_cluster_comparison(args: argparse.Namespace, work: Path, log_dir: Path) -> int:
+    """Cold reindex of one dump with the fork pool (--processes N) and on Dask (N workers),
+    in one run: on a LocalCluster that is already up with the pipeline loaded (a long-lived
+    cluster, the steady state) and with `--cluster local:N` end to end (its start and the
+    workers' model load timed). Then a warm reindex (cache full, no NLP): the single
+    writer's rate, the serial part when workers are added."""
+    import distributed
+
+    from indexer.dask_enrichment import PipelineOnWorker, plugin_name
+    from indexer.enrich.cache import fingerprint
+    from indexer.enrich.pipeline import load_pipeline, model_name
+
+    workers = int(args.cluster.removeprefix("local:"))
+    dump, manifest = ensure_dump(work, "cold", args.events_cold, args.events_cold, args.seed)
+    data = {name: work / f"data-{name}" for name in ("fork", "dask-up", "dask-local")}
+    for path in data.values():
+        shutil.rmtree(path, ignore_errors=True)  # empty caches: every run is cold
+    results: dict = {"meta": {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(), "cpus": os.cpu_count(), "seed": args.seed,
+        "events": args.events_cold, "workers": workers, "code": str(REPO)}}
+    results["fork"] = run_reindex("cold-fork", dump, data["fork"], workers, log_dir)
+    started = time.perf_counter()
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client_fingerprint = fingerprint(load_pipeline())
+        client.register_plugin(PipelineOnWorker(model_name()),
+                               name=plugin_name(client_fingerprint))
+        results["cluster_start_seconds"] = round(time.perf_counter() - started, 2)
+        results["dask-up"] = run_reindex("cold-dask-up", dump, data["dask-up"], workers,
+                                         log_dir, cluster=cluster.scheduler_address)
+    results["dask-local"] = run_reindex("cold-dask-local", dump, data["dask-local"], workers,
+                                        log_dir, cluster=args.cluster)
+    results["warm"] = run_reindex("warm-writer-only", dump, data["fork"], workers, log_dir)
+    results["counts"] = {
+        name: check_counts(results[name], manifest, expect_cache_hits=0)
+        for name in ("fork", "dask-up", "dask-local")}
+    results["counts"]["warm"] = check_counts(results["warm"], manifest,
+                                             expect_cache_hits=manifest["events"])
+    markdown = cluster_table(results)
+    print(markdown)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "reindex-cluster.json").write_text(
+        json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    meta = results["meta"]
+    (args.out / "reindex-cluster.md").write_text(
+        f"# Reindex on Dask against the fork pool, {meta['date']}\n\n{meta['cpus']} CPUs, "
+        f"Python {meta['python']}, {meta['events']:,} events, {workers} workers, seed "
+        f"{meta['seed']}.\n\n{markdown}\n", encoding="utf-8")
+    return 1 if any(results["counts"].values()) else 0
+
+
+def _in_run_rate(run: dict) -> float | None:
+    return run.get("events_per_s_in_run")
+
+
+def cluster_table(results: dict) -> str:
+    fork, up, local, warm = (results[k] for k in ("fork", "dask-up", "dask-local", "warm"))
+    workers, events = results["meta"]["workers"], results["meta"]["events"]
+    rows = [(f"fork pool, --processes {workers}, cold", fork),
+            (f"Dask, {workers} workers already up (pipeline loaded), cold", up),
+            (f"Dask, --cluster local:{workers} (start and model load timed), cold", local)]
+    lines = ["| run | events/s end to end | events/s in run | / fork pool (in run) | target |",
+             "| --- | --- | --- | --- | --- |"]
+    base = _in_run_rate(fork)
+    for label, run in rows:
+        rate = _in_run_rate(run)
+        ratio = rate / base if rate and base else None
+        passed = ratio >= TARGET_CLUSTER_RATIO if ratio else None
+        target = "" if run is fork else f">= {TARGET_CLUSTER_RATIO} {_verdict(passed)}"
+        lines.append(f"| {label} | {run.get('events_per_s_end_to_end', 'failed')} | "
+                     f"{rate or 'failed'} | {_ratio(ratio) if run is not fork else '1'} | "
+                     f"{target} |")
+    lines.append(f"| warm (cache full, no NLP): the writer alone | "
+                 f"{warm.get('events_per_s_end_to_end', 'failed')} | {_in_run_rate(warm)} | | |")
+    cluster = up.get("summary", {}).get("cluster") or {}
+    if cluster:
+        sent, received = cluster["bytes_sent"], cluster["bytes_received"]
+        lines += ["", f"Bytes per event over the wire (msgpack payloads, Dask's framing not "
+                      f"included): {sent / events:.1f} sent, {received / events:.1f} received, "
+                      f"{cluster['partitions']} partitions of up to {BATCH_SIZE} headlines."]
+    if base:
+        lines.append(f"Events/s per worker core (fork pool, in run): {base / workers:,.1f}; "
+                     f"Dask: {(_in_run_rate(up) or 0) / workers:,.1f}.")
+    lines.append(f"Cluster start with the pipeline loaded on {workers} workers: "
+                 f"{results['cluster_start_seconds']} s.")
+    for name, problems in results["counts"].items():
+        lines.append(f"Counts add up, {name}: {'yes' if not problems else '; '.join(problems)}.")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Cold and warm `eventsearch reindex` throughput and peak memory against "
@@ -721,7 +818,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="results directory (default: %(default)s)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="dumps and data directory (default: OUT/reindex-work)")
+    parser.add_argument("--cluster", default=None, metavar="local:N",
+                        help="instead: cold reindex of the --events-cold dump with the fork pool "
+                             "(--processes N) against Dask with N workers (a LocalCluster "
+                             "already up, and --cluster local:N end to end), then a warm run "
+                             "(the writer alone); writes reindex-cluster.json and .md")
     args = parser.parse_args(argv)
+    if args.cluster:
+        if not args.cluster.startswith("local:") or \
+                not args.cluster.removeprefix("local:").isdigit():
+            parser.error("--cluster takes local:N")
+        work = (args.work_dir or args.out / "reindex-work").resolve()
+        (work / "logs").mkdir(parents=True, exist_ok=True)
+        return run_cluster_comparison(args, work, work / "logs")
     if args.portal:
         args.out.mkdir(parents=True, exist_ok=True)
         return run_portal(args)
