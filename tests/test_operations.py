@@ -181,6 +181,8 @@ def test_a_reindex_jobs_outcome_cache_hits_and_rejects_are_counted(wikitimes_dat
     settings = Settings(data_dir=wikitimes_data, api_key=KEY, dump_dir=dumps,
                         reload_interval=0.2)
     with TestClient(app=create_app(settings)) as client:
+        # Counters live as long as the test process: earlier tests' jobs are counted too.
+        before = counters(client.get("/metrics").text)
         started = client.post("/api/admin/reindex", json={"paths": ["wikitimes.json",
                                                                     "broken.ndjson"]},
                               headers={"X-API-Key": KEY}).json()
@@ -190,20 +192,27 @@ def test_a_reindex_jobs_outcome_cache_hits_and_rejects_are_counted(wikitimes_dat
         summary = client.get(job, headers={"X-API-Key": KEY}).json()["summary"]
         assert summary["rejected"] == 1 and summary["cache_hits"] == summary["indexed"] > 0
 
-        def counted() -> bool:
-            text = client.get("/metrics").text
-            return metric(text, "eventsearch_reindex_jobs_finished_total",
-                          state="succeeded-with-rejects") == 1
-        eventually(counted, timeout=5)
-        text = client.get("/metrics").text
-        assert metric(text, "eventsearch_enrichment_cache_hits_total",
-                      source="reindex") == summary["cache_hits"]
-        assert metric(text, "eventsearch_enrichment_events_total",
-                      source="reindex") == summary["indexed"]
-        rejected = [s for f in text_string_to_metric_families(text) for s in f.samples
-                    if s.name == "eventsearch_rejected_records_total"
-                    and s.labels["source"] == "reindex"]
-        assert sum(s.value for s in rejected) == 1
+        def added() -> dict[str, float]:
+            after = counters(client.get("/metrics").text)
+            return {name: after[name] - before[name] for name in after}
+
+        eventually(lambda: added()["finished with rejects"] == 1, timeout=5)
+        assert added() == {"finished with rejects": 1, "cache hits": summary["cache_hits"],
+                           "events": summary["indexed"], "rejected": 1}
+
+
+def counters(text: str) -> dict[str, float]:
+    """The reindex jobs' counters that test_a_reindex_jobs_outcome... follows."""
+    rejected = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "eventsearch_rejected_records_total"
+                and s.labels["source"] == "reindex"]
+    return {
+        "finished with rejects": metric(text, "eventsearch_reindex_jobs_finished_total",
+                                        state="succeeded-with-rejects"),
+        "cache hits": metric(text, "eventsearch_enrichment_cache_hits_total", source="reindex"),
+        "events": metric(text, "eventsearch_enrichment_events_total", source="reindex"),
+        "rejected": sum(rejected),
+    }
 
 
 # --- real server processes ---------------------------------------------------------------------
