@@ -24,15 +24,14 @@ reached) and each copy its origin in `primary.json`; every server process reads 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
-import anyio
 import httpx
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
@@ -61,7 +60,6 @@ STATUS_FILE = "replica.json"
 ORIGIN_FILE = "primary.json"  # in a copied generation: which primary commit it holds
 KEEP_GENERATIONS = 3  # one more than reindex keeps: copies may come every second, and a
 # worker still serving the one before the last is then not left serving a pruned one
-_CHUNK = 1 << 20
 _MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -133,7 +131,7 @@ class Follower:
         digest, size = hashlib.sha256(), 0
         with self.client.stream("GET", url) as response, open(target, "wb") as out:
             response.raise_for_status()
-            for chunk in response.iter_raw(_CHUNK):
+            for chunk in response.iter_raw():  # as it arrives
                 size += len(chunk)
                 if size > file["size"]:
                     break
@@ -178,29 +176,39 @@ def copy_first_generation(settings: Settings) -> str:
     return name or live_generation(settings.data_dir)
 
 
-async def follow(settings: Settings) -> None:
-    """Every server process of a replica runs this; the one that takes the lock follows."""
-    while True:
+def start_following(settings: Settings) -> threading.Event:
+    """Every server process of a replica starts this; the one that takes the lock follows.
+    A daemon thread, so that a shutdown never waits for a download (the copy it cuts short
+    is removed by the next follower). Set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=_follow, args=(settings, stop), name="replica-follower",
+                     daemon=True).start()
+    return stop
+
+
+def _follow(settings: Settings, stop: threading.Event) -> None:
+    while not stop.is_set():
         try:
             with reindex_lock(settings.data_dir):
-                await _follow_holding_lock(settings)
+                _follow_holding_lock(settings, stop)
         except ReindexRunning:  # another process follows
-            await asyncio.sleep(settings.follow_interval)
+            stop.wait(settings.follow_interval)
+        except Exception:  # never leave a replica without a follower
+            logger.exception("replica: the follower failed; starting it again")
+            stop.wait(settings.follow_interval)
 
 
-async def _follow_holding_lock(settings: Settings) -> None:
-    left = await anyio.to_thread.run_sync(remove_leftovers, settings.data_dir)
-    if left:
+def _follow_holding_lock(settings: Settings, stop: threading.Event) -> None:
+    if left := remove_leftovers(settings.data_dir):
         logger.warning("replica: removed copies cut short before: %s", ", ".join(left))
     follower, failures = Follower(settings), 0
     logger.info("replica: following %s every %s s", settings.follow_url,
                 settings.follow_interval)
-    while True:
-        ok = await anyio.to_thread.run_sync(follower.poll_logged, abandon_on_cancel=True)
-        failures = 0 if ok else failures + 1
+    while not stop.is_set():
+        failures = 0 if follower.poll_logged() else failures + 1
         # A primary that is down or a copy that keeps failing is not asked every interval.
-        await asyncio.sleep(min(settings.follow_interval * 2 ** min(failures, 10),
-                                max(_MAX_BACKOFF_SECONDS, settings.follow_interval)))
+        stop.wait(min(settings.follow_interval * 2 ** min(failures, 10),
+                      max(_MAX_BACKOFF_SECONDS, settings.follow_interval)))
 
 
 def refuse_writes(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
