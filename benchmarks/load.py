@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -729,6 +730,16 @@ def checks(phases: dict) -> list[tuple[str, str, str, bool]]:
     return out
 
 
+def _replica_of(primary: Server, args, work: Path):
+    """With --replica, a replica following `primary` (its first copy made at its start);
+    without, the primary itself."""
+    if not args.replica:
+        return contextlib.nullcontext(primary)
+    shutil.rmtree(work / "replica", ignore_errors=True)
+    follow = {"EVENTSEARCH_FOLLOW": primary.url, "EVENTSEARCH_FOLLOW_KEY": API_KEY}
+    return Server("serve", work / "replica", args.workers, work / "replica.log", env=follow)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="The service under a mix of 32 keep-alive clients: alone, while a reindex "
@@ -766,9 +777,16 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: %(default)s)")
     parser.add_argument("--upsert-rate", type=float, default=50.0,
                         help="events/s posted in the upsert phase (default: %(default)s)")
+    parser.add_argument("--replica", action="store_true",
+                        help="load a read replica instead: `serve --follow` of a primary on "
+                             "the copy (--workers 1); the mix goes to the replica, a reindex "
+                             "phase publishes on the primary (no upsert phase: a replica "
+                             "refuses writes)")
     args = parser.parse_args(argv)
     args.duration = args.duration or (10.0 if args.quick else 60.0)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if args.replica and "upsert" in phases:
+        parser.error("--replica: leave out the upsert phase (--phases steady,reindex)")
 
     source, dump, sample_json, label = corpus(args)
     source = args.data_source or source
@@ -781,7 +799,8 @@ def main(argv: list[str] | None = None) -> int:
     code_at_start = code_version()
     env = {"EVENTSEARCH_API_KEY": API_KEY}
     results_phases: dict[str, dict] = {}
-    with Server("serve", data_dir, args.workers, work / "serve.log", env=env) as server:
+    with Server("serve", data_dir, 1 if args.replica else args.workers, work / "serve.log",
+                env=env) as primary, _replica_of(primary, args, work) as server:
         events = httpx.get(f"{server.url}/health", timeout=10).json()["events"]
         for name in phases:
             print(f"phase {name}: {args.clients} clients, {args.duration:g} s", file=sys.stderr,
@@ -796,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"unknown phase {name}")
             print(json.dumps(results_phases[name]["routes"]["all"]), file=sys.stderr)
         label_server = server.label.replace("(uvicorn)", "--no-access-log")
+        if args.replica:
+            label_server += " --follow (a read replica of a primary on the same machine)"
     disturbed += [d for d in others_running() if d not in disturbed]
     if code_version() != code_at_start:
         disturbed.append(f"the code changed during the run: {code_at_start} -> {code_version()}")
@@ -810,7 +831,8 @@ def main(argv: list[str] | None = None) -> int:
                    + " ".join(sys.argv[1:] if argv is None else argv)}
     text = report(results)
     print(text)
-    stem = "load-quick" if args.quick else f"load-events{args.events}"
+    stem = ("load-quick" if args.quick else f"load-events{args.events}") \
+        + ("-replica" if args.replica else "")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
     (args.out / f"{stem}.md").write_text(text + "\n")
