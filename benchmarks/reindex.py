@@ -718,8 +718,12 @@ def run_cluster_comparison(args: argparse.Namespace, work: Path, log_dir: Path) 
         client.register_plugin(PipelineOnWorker(model_name()),
                                name=plugin_name(client_fingerprint))
         results["cluster_start_seconds"] = round(time.perf_counter() - started, 2)
+        workers_cpu = sum(client.run(_own_cpu_seconds).values())
         results["dask-up"] = run_reindex("cold-dask-up", dump, data["dask-up"], workers,
                                          log_dir, cluster=cluster.scheduler_address)
+        # The workers are this script's children, not the reindex's: count their CPU here.
+        results["dask-up"]["workers_cpu_seconds"] = round(
+            sum(client.run(_own_cpu_seconds).values()) - workers_cpu, 1)
     results["dask-local"] = run_reindex("cold-dask-local", dump, data["dask-local"], workers,
                                         log_dir, cluster=args.cluster)
     results["warm"] = run_reindex("warm-writer-only", dump, data["fork"], workers, log_dir)
@@ -739,6 +743,24 @@ def run_cluster_comparison(args: argparse.Namespace, work: Path, log_dir: Path) 
         f"Python {meta['python']}, {meta['events']:,} events, {workers} workers, seed "
         f"{meta['seed']}.\n\n{markdown}\n", encoding="utf-8")
     return 1 if any(results["counts"].values()) else 0
+
+
+def _own_cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _cpu_per_1000_events(run: dict, events: int) -> float | None:
+    """CPU seconds of every process of the run (reindex, its forks or the Dask workers,
+    the benchmark script holding the scheduler for the cluster already up) per 1000 events:
+    what the run costs whatever else the machine is doing."""
+    load = run.get("load")
+    if not load:
+        return None
+    cpu = load["measured_cpu_seconds"] + run.get("workers_cpu_seconds", 0)
+    if "workers_cpu_seconds" in run:
+        cpu += load["benchmark_script_cpu_seconds"]
+    return 1000 * cpu / events
 
 
 def _in_run_rate(run: dict) -> float | None:
@@ -764,6 +786,17 @@ def cluster_table(results: dict) -> str:
                      f"{target} |")
     lines.append(f"| warm (cache full, no NLP): the writer alone | "
                  f"{warm.get('events_per_s_end_to_end', 'failed')} | {_in_run_rate(warm)} | | |")
+    fork_cpu, up_cpu = _cpu_per_1000_events(fork, events), _cpu_per_1000_events(up, events)
+    if fork_cpu and up_cpu:
+        lines += ["", f"CPU seconds per 1000 events, every process of the run: fork pool "
+                      f"{fork_cpu:.2f}, Dask already up {up_cpu:.2f} (scheduler and the "
+                      f"benchmark script included): fork / Dask = {fork_cpu / up_cpu:.3f}, the "
+                      "ratio that holds whatever else the machine runs."]
+    loads = [run.get("load", {}).get("other_cpu_seconds") for run in (fork, up, local, warm)]
+    capacity = [run.get("load", {}).get("cpu_capacity_seconds") for run in (fork, up, local, warm)]
+    lines.append("CPU seconds used by other processes on the machine (fork, Dask up, Dask "
+                 "local, warm): " + ", ".join(f"{o:.0f} of {c:.0f}" if o is not None else "n/a"
+                                              for o, c in zip(loads, capacity)) + ".")
     cluster = up.get("summary", {}).get("cluster") or {}
     if cluster:
         sent, received = cluster["bytes_sent"], cluster["bytes_received"]
@@ -773,6 +806,9 @@ def cluster_table(results: dict) -> str:
     if base:
         lines.append(f"Events/s per worker core (fork pool, in run): {base / workers:,.1f}; "
                      f"Dask: {(_in_run_rate(up) or 0) / workers:,.1f}.")
+    if up.get("workers_cpu_seconds"):
+        lines.append(f"Events per CPU-second of a Dask worker (its own CPU time, so whatever "
+                     f"the machine's load): {events / up['workers_cpu_seconds']:,.1f}.")
     lines.append(f"Cluster start with the pipeline loaded on {workers} workers: "
                  f"{results['cluster_start_seconds']} s.")
     for name, problems in results["counts"].items():
