@@ -35,6 +35,7 @@ from indexer.enrich.pipeline import PartitionFailed, label_headlines, load_pipel
 
 DEFAULT_RETRIES = 2
 CRASH_ENV = "EVENTSEARCH_CLUSTER_FAIL_ON"
+_WORKERS_TIMEOUT = 120  # seconds for the first worker (or all N of local:N) to join
 _HEADLINES = msgspec.msgpack.Decoder(list[str])
 _LABELS = msgspec.msgpack.Decoder(tuple[int, list[CachedLabels]])
 
@@ -63,14 +64,15 @@ def enrichment_cluster(address: str, model: str, client_fingerprint: str,
     """A labeller on the cluster at `address`; `local:N` starts N single-threaded worker
     processes on this machine for the run's duration."""
     check_address(address)
-    local = None
+    local, workers = None, 1
     if address.startswith("local:"):
         workers = int(address.removeprefix("local:"))
         # One thread per process: spaCy holds the GIL, so threads would only take turns.
         local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                              dashboard_address=None)
     with local or contextlib.nullcontext(), Client(local or address) as client:
-        client.wait_for_workers(int(address.removeprefix("local:")) if local else 1)
+        # A scheduler without workers would leave the run waiting for ever: fail instead.
+        client.wait_for_workers(workers, timeout=_WORKERS_TIMEOUT)
         # Named by fingerprint and registered once: workers of a long-lived cluster keep
         # the loaded pipeline from one run to the next, and workers that join (or replace a
         # dead one) load it when they start.
