@@ -11,6 +11,7 @@ from pathlib import Path
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import File
 
@@ -93,7 +94,10 @@ class AdminController(Controller):
         raise NotFoundException(f"the published generation {name} is no longer on disk")
 
     @get("/generations/{generation:str}/files/{name:str}", sync_to_thread=True,
-         raises=WRITE_ERRORS + NOT_FOUND, media_type="application/octet-stream",
+         raises=WRITE_ERRORS + NOT_FOUND,  # errors in JSON; the file as octet-stream
+         responses={200: ResponseSpec(str, generate_examples=False,
+                                      media_type="application/octet-stream",
+                                      description="The file's bytes, with Content-Length")},
          opt={"skip_compression": True},  # index files; a replica checks sizes and hashes
          summary="One file of a generation, streamed",
          description="Only files the generation's manifest names now; 404 for any other "
