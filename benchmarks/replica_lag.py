@@ -1,20 +1,24 @@
 """Replica lag: from a publish on the primary to a replica serving it.
 
     .venv/bin/python benchmarks/replica_lag.py                  # the bundled sample dump
-    .venv/bin/python benchmarks/replica_lag.py --portal [PATH]  # the real archive, 109,703 events
+    .venv/bin/python benchmarks/replica_lag.py --portal [PATH] --publish copy
+                                        # the real archive's index, 109,703 events
 
 A primary (`eventsearch serve`, an admin key set) on a copy of an index, and one replica
 (`eventsearch serve --follow PRIMARY`, the default poll interval of 1 s, an empty data
-directory: its start copies the whole index, timed). Then, --rounds times, a warm
-`eventsearch reindex` of the same dump into the primary's copy publishes a new generation
-(every segment file new: the whole index travels), and the replica's /ready is asked every
-20 ms until it serves that generation: the lag is from the primary's publish (its CURRENT's
-modification time) to that answer, split into the copy (to the replica's own publish) and the
-swap (the replica's server opening it). Then --upserts times one event is posted to the
-primary and searched on the replica every 20 ms: the lag from the primary's commit (its
-meta.json's modification time) to the first search that finds it (an upsert's commit travels
-as its new segment files and meta.json; the rest is hard-linked). The poll interval bounds
-both: a commit waits on average half an interval to be noticed.
+directory: its start copies the whole index, timed). Then, --rounds times, a new generation
+is published on the primary, every segment file new to the replica, so the whole index
+travels: a warm `eventsearch reindex` of the same dump into the primary's copy, or with
+--publish copy the live generation copied under new segment ids (the same bytes, without the
+NLP a reindex runs when the index's enrichment cache no longer matches the code), and the
+replica's /ready is asked every 20 ms until it serves that generation: the lag is from the
+primary's publish (its CURRENT's modification time) to that answer, split into the copy (to
+the replica's own publish) and the swap (the replica's server opening it). Then --upserts
+times one event is posted to the primary and searched on the replica every 20 ms: the lag
+from the primary's commit (its meta.json's modification time) to the first search that finds
+it (an upsert's commit travels as its new segment files and meta.json; the rest is hard-
+linked). The poll interval bounds both: a commit waits on average half an interval to be
+noticed.
 Results to OUT/replica-lag-{sample,portal}.json and .md.
 
 What one replica serves (requests/s) is measured by benchmarks/load.py --replica.
@@ -24,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -39,7 +45,13 @@ from _search_stores import EVENTSEARCH  # noqa: E402
 from load import API_KEY, copy_data_dir  # noqa: E402
 from search import DEFAULT_OUT, Server, code_version, others_running, summary  # noqa: E402
 
-from indexer.index.storage import live_generation  # noqa: E402
+from indexer.index.storage import (  # noqa: E402
+    live_generation,
+    new_generation_dir,
+    prune,
+    publish,
+    reindex_lock,
+)
 
 SAMPLE_DUMP = REPO / "samples" / "news"
 PORTAL_DUMP = REPO.parent / "shared" / "corpora" / "portal-2002-2025.ndjson.gz"
@@ -76,22 +88,46 @@ def replica_serves(url: str, generation: str) -> bool:
     return state.get("serving_generation") == generation
 
 
-def reindex_round(primary_dir: Path, replica_dir: Path, replica_url: str, dump: Path) -> dict:
+def publish_copy(primary_dir: Path) -> None:
+    """Publish the live generation again under new segment ids: every file is new to the
+    replica (it matches files by name and hash), as after a reindex, without the NLP."""
+    with reindex_lock(primary_dir):
+        source = primary_dir / "generations" / live_generation(primary_dir)
+        name, target = new_generation_dir(primary_dir)
+        meta = json.loads((source / "meta.json").read_bytes())
+        for segment in meta["segments"]:
+            old, new = segment["segment_id"].replace("-", ""), uuid.uuid4().hex
+            for file in source.glob(f"{old}.*"):
+                shutil.copyfile(file, target / file.name.replace(old, new))
+            segment["segment_id"] = str(uuid.UUID(new))
+        (target / "meta.json").write_text(json.dumps(meta))
+        shutil.copyfile(source / "schema_version", target / "schema_version")
+        publish(primary_dir, name)
+        prune(primary_dir, keep=2)
+
+
+def reindex_round(primary_dir: Path, replica_dir: Path, replica_url: str, dump: Path,
+                  how: str) -> dict:
     before = live_generation(primary_dir)
     started = time.time()
-    process = subprocess.Popen([str(EVENTSEARCH), "reindex", str(dump), "--data-dir",
-                                str(primary_dir), "--json", "--no-progress"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if how == "copy":
+        publish_copy(primary_dir)
+        process = None
+    else:
+        process = subprocess.Popen([str(EVENTSEARCH), "reindex", str(dump), "--data-dir",
+                                    str(primary_dir), "--json", "--no-progress"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     generation = wait_until(lambda: (g := live_generation(primary_dir)) != before and g)
     wait_until(lambda: replica_serves(replica_url, generation))
     seen = time.time()
     published = (primary_dir / "CURRENT").stat().st_mtime
     copied = (replica_dir / "CURRENT").stat().st_mtime
-    result = json.loads(process.communicate()[0] or b"{}")
+    result = json.loads(process.communicate()[0] or b"{}") if process else {}
     size = sum(p.stat().st_size for p in (replica_dir / "generations" /
                                           live_generation(replica_dir)).iterdir())
-    return {"generation": generation, "reindex_seconds": round(published - started, 2),
-            "events": result.get("indexed"), "bytes": size,
+    events = httpx.get(f"{replica_url}/health", timeout=10).json()["events"]
+    return {"generation": generation, "publish_seconds": round(published - started, 2),
+            "events": result.get("indexed", events), "bytes": size,
             "lag_ms": round((seen - published) * 1000, 1),
             "copy_ms": round((copied - published) * 1000, 1),
             "swap_ms": round((seen - copied) * 1000, 1)}
@@ -134,16 +170,23 @@ def run(args) -> dict:
             rounds = []
             for number in range(args.rounds):
                 print(f"reindex round {number + 1}/{args.rounds}", file=sys.stderr, flush=True)
-                rounds.append(reindex_round(primary_dir, replica_dir, replica.url, dump))
+                rounds.append(reindex_round(primary_dir, replica_dir, replica.url, dump,
+                                            args.publish))
             # The first upsert loads the primary's spaCy pipeline: not timed.
             upsert_lag(primary.url, primary_dir, replica.url, 999, "warm")
             upserts = [upsert_lag(primary.url, primary_dir, replica.url, n, str(time.time_ns()))
                        for n in range(args.upserts)]
     return {"corpus": label, "events": events, "workers": args.workers, "rounds": rounds,
+            "publish": args.publish, "command": " ".join(sys.argv),
             "first_copy_seconds_with_start": round(first_copy_s, 2),
             "reindex_lag_ms": summary([r["lag_ms"] for r in rounds]),
             "upsert_visible_on_replica_ms": summary(upserts),
             "follow_interval_s": 1.0, "code": code_version(), "disturbed_by": disturbed}
+
+
+_HOW = {"reindex": "a warm reindex",
+        "copy": "copying the live one under new segment ids (every file new to the replica, "
+                "as after a reindex, without its NLP)"}
 
 
 def report(results: dict) -> str:
@@ -152,7 +195,9 @@ def report(results: dict) -> str:
              f"{results['follow_interval_s']:g} s)", "",
              f"First copy (an empty replica's start, to its first answer): "
              f"{results['first_copy_seconds_with_start']} s.", "",
-             "| reindex round | events | bytes copied | lag ms | copy+verify ms | swap ms |",
+             f"Each round publishes a new generation on the primary by {_HOW[results['publish']]}.",
+             "",
+             "| round | events | bytes copied | lag ms | copy+verify ms | swap ms |",
              "|---|---|---|---|---|---|"]
     for number, r in enumerate(results["rounds"], 1):
         lines.append(f"| {number} | {r['events']:,} | {r['bytes']:,} | {r['lag_ms']:,.0f} | "
@@ -173,7 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portal", nargs="?", type=Path, const=PORTAL_DUMP, default=None,
                         help="the real archive (its index in OUT/portal-work/ours; the dump, "
                              f"default {PORTAL_DUMP})")
-    parser.add_argument("--rounds", type=int, default=3, help="reindex rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="publish rounds (default 3)")
+    parser.add_argument("--publish", choices=("reindex", "copy"), default="reindex",
+                        help="how a round publishes: a warm `eventsearch reindex` of the dump, "
+                             "or a copy of the live generation under new segment ids (the "
+                             "same bytes to transfer, without NLP: for an index whose "
+                             "enrichment cache no longer matches the code) (default reindex)")
     parser.add_argument("--upserts", type=int, default=10, help="upserts timed (default 10)")
     parser.add_argument("--workers", type=int, default=1,
                         help="the replica's serve --workers (default 1)")
