@@ -55,6 +55,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
 import gzip
 import json
 import os
@@ -791,6 +792,13 @@ def main(argv: list[str] | None = None) -> int:
     source, dump, sample_json, label = corpus(args)
     source = args.data_source or source
     work = args.out / "load-work"
+    work.mkdir(parents=True, exist_ok=True)
+    # Two runs on one work directory would replace each other's copy under a running server.
+    lock = (work / "run.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"another load.py run is using {work}; give this one its own --out")
     data_dir = work / "data"
     print(f"copying {source} to {data_dir}", file=sys.stderr)
     copy_data_dir(source, data_dir)
