@@ -259,18 +259,21 @@ def _out_of_space(error: Exception, data_dir: Path) -> bool:
     return isinstance(error, ValueError) and shutil.disk_usage(data_dir).free < _FULL_BELOW_BYTES
 
 
-def generation_manifest(data_dir: Path, name: str, attempts: int = 3) -> dict:
+def generation_manifest(data_dir: Path, name: str, attempts: int = 3,
+                        hashes: dict | None = None) -> dict:
     """What a reader of generation `name` needs, as it stands at its latest commit:
     `{"generation", "commit" (meta.json's opstamp), "events", "files": [{"name", "size",
     "sha256"}]}`. Tantivy's lock files and `.managed.json` (the writer's garbage list) are
     left out. A writer committing meanwhile may delete a merged segment's files: a file gone
-    missing is tried again with the new meta.json."""
+    missing is tried again with the new meta.json. `hashes` (file identity -> SHA-256) saves
+    hashing again a segment file hashed for an earlier commit: they never change."""
     path = generations_dir(data_dir) / name
+    hashes = {} if hashes is None else hashes
     for attempt in range(attempts):
         meta_bytes = (path / "meta.json").read_bytes()
         meta = json.loads(meta_bytes)
         try:
-            files = [_file_entry(path / file) for file in _reader_files(path, meta)]
+            files = [_file_entry(path / file, hashes) for file in _reader_files(path, meta)]
         except FileNotFoundError:
             if attempt == attempts - 1:
                 raise
@@ -292,6 +295,7 @@ class ManifestCache:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self._cached: dict[str, tuple[tuple, dict]] = {}
+        self._hashes: dict[tuple, str] = {}  # a commit re-hashes only its new files
 
     def manifest(self, name: str) -> dict:
         """FileNotFoundError if generation `name` is not (or no longer) on disk."""
@@ -300,8 +304,12 @@ class ManifestCache:
         cached = self._cached.get(name)
         if cached and cached[0] == key:
             return cached[1]
-        manifest = generation_manifest(self.data_dir, name)
+        hashes = dict(self._hashes)
+        manifest = generation_manifest(self.data_dir, name, hashes=hashes)
         manifest["committed_at"] = meta.st_mtime
+        listed = {str(generations_dir(self.data_dir) / m["generation"] / f["name"])
+                  for _key, m in [*self._cached.values(), (None, manifest)] for f in m["files"]}
+        self._hashes = {k: v for k, v in hashes.items() if k[0] in listed}
         self._cached = {n: c for n, c in self._cached.items()
                         if (generations_dir(self.data_dir) / n).is_dir()}
         self._cached[name] = (key, manifest)
@@ -326,13 +334,16 @@ def _reader_files(path: Path, meta: dict) -> list[str]:
     return files
 
 
-def _file_entry(file: Path) -> dict:
-    digest = hashlib.sha256()
+def _file_entry(file: Path, hashes: dict) -> dict:
     with open(file, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"name": file.name, "size": size, "sha256": digest.hexdigest()}
+        stat = os.fstat(handle.fileno())
+        identity = (str(file), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if identity not in hashes:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+            hashes[identity] = digest.hexdigest()
+    return {"name": file.name, "size": stat.st_size, "sha256": hashes[identity]}
 
 
 def _verify_checksums(path: Path, attempts: int = 3) -> None:
