@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         watcher = asyncio.create_task(_follow_generations(app.state.events, settings))
         # A replica: one process (the one that takes the data directory's lock) copies the
         # primary's commits; every process's watcher above then swaps them in.
-        follower = replica.start_following(settings) if settings.follow_url else None
+        follower = (replica.start_following(settings, swap_in=app.state.events.refresh)
+                    if settings.follow_url else None)
         # What is loaded by now (the app, its routes and types, the index) lives as long as
         # the process: frozen, the garbage collector no longer walks it on every full
         # collection that requests' short-lived objects set off.

@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -70,8 +71,11 @@ class CopyRefused(RuntimeError):
 class Follower:
     """Copies the primary's latest commit into this data directory; run under its lock."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, swap_in: Callable[[], object] | None = None):
         self.data_dir, self.primary = Path(settings.data_dir), settings.follow_url
+        # This process's server takes a new copy at once instead of at its next look at
+        # CURRENT (the other workers still look every EVENTSEARCH_RELOAD_INTERVAL).
+        self.swap_in = swap_in
         self.client = httpx.Client(
             base_url=self.primary, timeout=httpx.Timeout(60, connect=5),
             # Index files travel as they are: no gzip, so sizes and hashes are the files'.
@@ -92,6 +96,8 @@ class Follower:
         """`poll`, with a failure logged and recorded instead of raised."""
         try:
             if name := self.poll():
+                if self.swap_in:
+                    self.swap_in()
                 logger.info("now serving generation %s: a copy of %s's generation %s, "
                             "commit %s", name, self.primary, *_commit(read_origin(
                                 self.data_dir, name)))
@@ -176,21 +182,22 @@ def copy_first_generation(settings: Settings) -> str:
     return name or live_generation(settings.data_dir)
 
 
-def start_following(settings: Settings) -> threading.Event:
+def start_following(settings: Settings,
+                    swap_in: Callable[[], object] | None = None) -> threading.Event:
     """Every server process of a replica starts this; the one that takes the lock follows.
     A daemon thread, so that a shutdown never waits for a download (the copy it cuts short
     is removed by the next follower). Set the returned event to stop it."""
     stop = threading.Event()
-    threading.Thread(target=_follow, args=(settings, stop), name="replica-follower",
+    threading.Thread(target=_follow, args=(settings, stop, swap_in), name="replica-follower",
                      daemon=True).start()
     return stop
 
 
-def _follow(settings: Settings, stop: threading.Event) -> None:
+def _follow(settings: Settings, stop: threading.Event, swap_in) -> None:
     while not stop.is_set():
         try:
             with reindex_lock(settings.data_dir):
-                _follow_holding_lock(settings, stop)
+                _follow_holding_lock(settings, stop, swap_in)
         except ReindexRunning:  # another process follows
             stop.wait(settings.follow_interval)
         except Exception:  # never leave a replica without a follower
@@ -198,10 +205,10 @@ def _follow(settings: Settings, stop: threading.Event) -> None:
             stop.wait(settings.follow_interval)
 
 
-def _follow_holding_lock(settings: Settings, stop: threading.Event) -> None:
+def _follow_holding_lock(settings: Settings, stop: threading.Event, swap_in) -> None:
     if left := remove_leftovers(settings.data_dir):
         logger.warning("replica: removed copies cut short before: %s", ", ".join(left))
-    follower, failures = Follower(settings), 0
+    follower, failures = Follower(settings, swap_in), 0
     logger.info("replica: following %s every %s s", settings.follow_url,
                 settings.follow_interval)
     while not stop.is_set():
