@@ -696,7 +696,7 @@ def run_cluster_comparison(args: argparse.Namespace, work: Path, log_dir: Path) 
     writer's rate, the serial part when workers are added."""
     import distributed
 
-    from indexer.dask_enrichment import PipelineOnWorker, plugin_name
+    from indexer.dask_enrichment import PipelineOnWorker, local_cluster, plugin_name
     from indexer.enrich.cache import fingerprint
     from indexer.enrich.pipeline import load_pipeline, model_name
 
@@ -711,9 +711,7 @@ def run_cluster_comparison(args: argparse.Namespace, work: Path, log_dir: Path) 
         "events": args.events_cold, "workers": workers, "code": str(REPO)}}
     results["fork"] = run_reindex("cold-fork", dump, data["fork"], workers, log_dir)
     started = time.perf_counter()
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with local_cluster(workers) as cluster, distributed.Client(cluster) as client:
         client_fingerprint = fingerprint(load_pipeline())
         client.register_plugin(PipelineOnWorker(model_name()),
                                name=plugin_name(client_fingerprint))

@@ -14,16 +14,15 @@ import threading
 import time
 from pathlib import Path
 
+import distributed
 import pytest
 import tantivy
 
-from indexer.dask_enrichment import CRASH_ENV, plugin_name
+from indexer.dask_enrichment import CRASH_ENV, local_cluster, plugin_name
 from indexer.enrich.cache import fingerprint
 from indexer.index import storage
 from indexer.ingest import IngestOptions, reindex
 from tests.conftest import REPO, SAMPLE_DUMP, SHARED
-
-distributed = pytest.importorskip("distributed")
 
 REDDIT = SHARED / "corpora" / "reddit-news-headlines-2022-07.json"
 # Headlines holding this make a worker fail (the product's fault-injection point).
@@ -37,8 +36,7 @@ def cluster():
     environment asks them to fail on FAIL_MARKER."""
     os.environ[CRASH_ENV] = FAIL_MARKER
     try:
-        local = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+        local = local_cluster(2)
     finally:
         del os.environ[CRASH_ENV]
     with local, distributed.Client(local) as client:
