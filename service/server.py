@@ -1,16 +1,20 @@
-"""Run the app under uvicorn, in one process or several sharing one listening socket.
+"""Run the app under uvicorn, in one process or several on one port.
 
-The socket is made here, with IPPROTO_TCP, so that asyncio turns Nagle's algorithm off on
+Sockets are made here, with IPPROTO_TCP, so that asyncio turns Nagle's algorithm off on
 accepted connections; uvicorn's own `--workers` path leaves the protocol 0 and every
 keep-alive response then waits ~40 ms for the client's delayed ACK (uvicorn issue #3149).
-Worker processes are forked after the socket exists and accept from it in turn, as
-gunicorn's do; each opens the index itself in the app's lifespan.
+Each worker process gets its own listening socket on the port (SO_REUSEPORT, as nginx's
+`reuseport`): the kernel spreads new connections over them. From one shared socket, the
+worker that wakes first accepts every connection waiting (asyncio accepts up to the backlog
+at once), and 32 keep-alive clients arriving together all landed on one worker of two
+(benchmarks/load.py). The parent holds the port bound but not listening, so no connection
+waits on it. Each worker opens the index itself in the app's lifespan.
 
 Supervision: a worker that dies (a crash, `kill -9`) is replaced by a fresh fork while the
 others keep accepting; one that fails to start stops the whole server, since its
-replacement would fail the same way. Shutdown on SIGTERM (or Ctrl-C): the listening socket
-is closed in every process first, so new connections are refused, then the requests in
-flight finish, for at most `shutdown_timeout` seconds, and the process exits 0.
+replacement would fail the same way. Shutdown on SIGTERM (or Ctrl-C): every worker closes
+its listening socket first, so new connections are refused, then the requests in flight
+finish, for at most `shutdown_timeout` seconds, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -46,7 +50,6 @@ def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
     from service.observability import configure_logging
 
     configure_logging(access_log)
-    listener = _listen(host, port)
     # httptools and uvloop (C) instead of h11 and asyncio's loop (Python): about a third
     # less CPU per request. Our request log replaces uvicorn's access log (one line each).
     config = uvicorn.Config(_APP, factory=True, log_config=None, access_log=False,
@@ -54,8 +57,8 @@ def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
                             timeout_graceful_shutdown=shutdown_timeout)
     try:
         if workers <= 1:
-            return _run(config, listener)
-        return _Supervisor(config, listener, workers, shutdown_timeout).run()
+            return _run(config, _listen(host, port))
+        return _Supervisor(config, _Port(host, port), workers, shutdown_timeout).run()
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -75,10 +78,31 @@ def _worker(config: uvicorn.Config, listener: socket.socket) -> None:
     sys.exit(_run(config, listener))
 
 
+class _Port:
+    """The port the workers share: held bound (never listening) by the parent, so it is
+    taken once, a port of 0 is chosen once, and no connection is queued where no one
+    accepts; each worker listens on a socket of its own bound to it."""
+
+    def __init__(self, host: str, port: int):
+        self.host = host
+        self.held = _socket(host, reuse_port=True)
+        self.held.bind((host, port))
+        self.port = self.held.getsockname()[1]
+
+    def listener(self) -> socket.socket:
+        listener = _socket(self.host, reuse_port=True)
+        listener.bind((self.host, self.port))
+        listener.listen(2048)
+        return listener
+
+    def close(self) -> None:
+        self.held.close()
+
+
 class _Supervisor:
-    def __init__(self, config: uvicorn.Config, listener: socket.socket, workers: int,
+    def __init__(self, config: uvicorn.Config, port: _Port, workers: int,
                  shutdown_timeout: float):
-        self.config, self.listener, self.size = config, listener, workers
+        self.config, self.port, self.size = config, port, workers
         self.shutdown_timeout = shutdown_timeout
         self.context = multiprocessing.get_context("fork")
         self.workers: dict[int, multiprocessing.Process] = {}
@@ -98,9 +122,11 @@ class _Supervisor:
         return self._join()
 
     def _spawn(self) -> multiprocessing.Process:
-        worker = self.context.Process(target=_worker, args=(self.config, self.listener),
+        listener = self.port.listener()
+        worker = self.context.Process(target=_worker, args=(self.config, listener),
                                       daemon=True)
         worker.start()
+        listener.close()  # the worker's alone: it goes with the worker, queue and all
         self.workers[worker.pid] = worker
         return worker
 
@@ -125,7 +151,7 @@ class _Supervisor:
         if self.stopping:
             return
         self.stopping = True
-        self.listener.close()  # ours; each worker closes its own copy as it shuts down
+        self.port.close()
         for worker in self.workers.values():
             if worker.is_alive():
                 worker.terminate()  # SIGTERM: uvicorn shuts down gracefully
@@ -163,10 +189,16 @@ def _fresh_metrics_dir() -> str | None:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener = _socket(host)
     listener.bind((host, port))
     listener.listen(2048)
-    listener.set_inheritable(True)
     return listener
+
+
+def _socket(host: str, reuse_port: bool = False) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    made = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    made.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        made.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return made
