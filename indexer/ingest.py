@@ -38,6 +38,11 @@ from indexer.story_links import StoryLinker
 REJECTS_FILE = "rejected.jsonl"
 CACHE_FILE = "enrichment-cache.sqlite"
 _SHOWN_REJECTS = 10
+# Writes through the API queue behind one another (each holds the lock well under a second
+# for a request's worth of events) instead of answering 409 to a client sending in parallel.
+WRITE_QUEUE_SECONDS = 10.0
+_UPSERT, _DELETE = "an upsert", "a delete"
+_WRITES = (_UPSERT, _DELETE)
 
 
 class VerificationFailed(RuntimeError):
@@ -131,7 +136,7 @@ def ingest(paths: list[Path], data_dir: Path, options: IngestOptions | None = No
     open: that raises IndexUnavailable, and a reindex rebuilds it)."""
     options = options or IngestOptions()
     _check_paths(paths)
-    with storage.reindex_lock(data_dir):
+    with storage.reindex_lock(data_dir, "an index run"):
         name = storage.live_generation(data_dir)
         if name is not None:
             index = storage.open_generation(data_dir, name)
@@ -344,11 +349,12 @@ def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
     rejected line comes back in `first_rejects`, none goes to the rejects file.
 
     Waits for no reindex: raises ReindexRunning instead, so the caller can ask to retry.
+    Another upsert or delete is waited for, up to WRITE_QUEUE_SECONDS.
     """
     # A small writer: a request's worth of events, in a server that keeps answering.
     options = IngestOptions(nlp=nlp, progress=False, rejects_file=False,
                             writer_heap=15_000_000, writer_threads=1)
-    with storage.reindex_lock(data_dir):
+    with storage.reindex_lock(data_dir, _UPSERT, queue_behind=_WRITES, wait=WRITE_QUEUE_SECONDS):
         def records() -> Iterable[Event | Rejected | Skipped]:
             return ndjson.parse("body", io.BytesIO(body))
 
@@ -359,7 +365,7 @@ def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
 
 def delete_event(event_id: str, data_dir: Path) -> bool:
     """Remove one event from the live generation; False if no such event."""
-    with storage.reindex_lock(data_dir):
+    with storage.reindex_lock(data_dir, _DELETE, queue_behind=_WRITES, wait=WRITE_QUEUE_SECONDS):
         index = storage.open_index(data_dir)
         query = tantivy.Query.term_query(index.schema, "id", event_id)
         if index.searcher().search(query, limit=1).count == 0:

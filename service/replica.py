@@ -172,7 +172,7 @@ class Follower:
 def copy_first_generation(settings: Settings) -> str:
     """A replica started on an empty data directory: copy the primary's generation now, or
     raise saying why (the server has nothing to serve without it)."""
-    with reindex_lock(settings.data_dir):
+    with reindex_lock(settings.data_dir, "the replica's copy"):
         remove_leftovers(settings.data_dir)
         try:
             name = Follower(settings).poll()
@@ -196,7 +196,7 @@ def start_following(settings: Settings,
 def _follow(settings: Settings, stop: threading.Event, swap_in) -> None:
     while not stop.is_set():
         try:
-            with reindex_lock(settings.data_dir):
+            with reindex_lock(settings.data_dir, "the replica's copy"):
                 _follow_holding_lock(settings, stop, swap_in)
         except ReindexRunning:  # another process follows
             stop.wait(settings.follow_interval)

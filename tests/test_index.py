@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -119,9 +122,26 @@ def test_searcher_opened_before_pruning_keeps_answering(tmp_path):
 
 def test_only_one_reindex_at_a_time(tmp_path):
     with storage.reindex_lock(tmp_path):
-        with pytest.raises(storage.ReindexRunning):
-            with storage.reindex_lock(tmp_path):
+        with pytest.raises(storage.ReindexRunning, match="a reindex .pid"):
+            with storage.reindex_lock(tmp_path, "an upsert", queue_behind=("an upsert",),
+                                      wait=5):
                 pass
+
+
+def test_an_upsert_waits_its_turn_behind_another_upsert(tmp_path):
+    """Writes through the API queue up (each holds the lock for a request's worth of
+    events) instead of refusing a client that sends in parallel; a reindex is not waited
+    for. The lock is taken in another process, as another server worker would."""
+    holding = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from indexer.index import storage\n"
+        f"with storage.reindex_lock({str(tmp_path)!r}, 'an upsert'):\n"
+        "    print('held', flush=True); time.sleep(0.5)")],
+        stdout=subprocess.PIPE, text=True)
+    assert holding.stdout.readline() == "held\n"
+    # Without the queue this raises ReindexRunning at once: the other holds it for 0.5 s.
+    with storage.reindex_lock(tmp_path, "an upsert", queue_behind=("an upsert",), wait=30):
+        assert (tmp_path / "reindex.lock").read_text() == f"an upsert (pid {os.getpid()})\n"
+    holding.wait()
 
 
 @pytest.mark.parametrize("first, last", [

@@ -226,15 +226,38 @@ def abandoned_generations(data_dir: Path) -> list[str]:
 
 
 @contextmanager
-def reindex_lock(data_dir: Path) -> Iterator[None]:
-    """One reindex at a time per data directory; released even if the process is killed."""
+def reindex_lock(data_dir: Path, holder: str = "a reindex", queue_behind: tuple[str, ...] = (),
+                 wait: float = 0.0) -> Iterator[None]:
+    """One writer at a time per data directory; released even if the process is killed.
+
+    The lock file names its `holder` ("a reindex", "an upsert") for the others' messages.
+    A writer whose turn comes within seconds (an upsert behind the holders in `queue_behind`,
+    other upserts and deletes) waits for it up to `wait` seconds; behind anything else it is
+    refused at once (ReindexRunning, naming the holder): a reindex holds it for minutes.
+    """
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(data_dir) / "reindex.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ReindexRunning(f"another reindex is running in {data_dir}") from None
+    deadline = time.monotonic() + wait
+    # "a+": opening must not truncate the holder's name while another process holds it.
+    with open(Path(data_dir) / "reindex.lock", "a+") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                held_by = _holder(lock)
+                if held_by.startswith(queue_behind) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                raise ReindexRunning(f"{held_by} is writing to {data_dir}") from None
+        lock.truncate(0)
+        lock.write(f"{holder} (pid {os.getpid()})\n")
+        lock.flush()
         yield
+
+
+def _holder(lock) -> str:
+    lock.seek(0)
+    return lock.read().strip() or "another writer"
 
 
 @contextmanager
