@@ -215,8 +215,7 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
         with _RejectsReport(summary) as report, _cluster(options, nlp) as cluster:
 
             def reject(event: Event, reason: str) -> None:
-                # Not written, so not folded again either: its other records stay merged.
-                folder.pending.discard(event.id)
+                folder.withdraw(event)
                 report.add(Rejected(event.source_path or event.id, reason))
 
             enricher = Enricher(nlp, batch_size=options.batch_size, n_process=options.processes,

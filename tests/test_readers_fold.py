@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from indexer.readers import iter_records, read_dump
-from indexer.readers.fold import Folder
+from indexer.readers.fold import Folder, StreamFolder
 from indexer.record import Event, Source, Version
 
 VERSIONS = Path(__file__).parent / "fixtures_readers" / "versions"
@@ -101,3 +101,19 @@ def test_chain_of_versions_folds_whichever_link_arrives_first() -> None:
     assert [(v.slug, v.current) for v in event.versions] == [
         ("v1", False), ("v2", False), ("v3", True),
     ]
+
+
+def test_a_superseding_event_withdrawn_leaves_the_one_it_superseded_counted_as_indexed():
+    """When labelling rejects an event that superseded an earlier version admitted in the
+    same run (a cluster partition that keeps failing), nothing deletes that earlier record:
+    it stays indexed, and the counts must say so (read = indexed + merged + rejected)."""
+    folder = StreamFolder()
+    first = _event("v1", "First.", versions=[Version("v1", current=True)])
+    later = _event("v2", "Second.", versions=[Version("v1", timestamp="2020-01-01 01:00:00"),
+                                              Version("v2", current=True)])
+    assert folder.admit(first) and folder.admit(later)
+    assert (folder.superseded, folder.merged) == (1, 1)
+    folder.withdraw(later)
+    assert (folder.superseded, folder.merged) == (0, 0)
+    folder.withdraw(first)  # superseded nothing: nothing to give back
+    assert (folder.superseded, folder.merged) == (0, 0)

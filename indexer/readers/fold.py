@@ -219,6 +219,7 @@ class StreamFolder:
         self.merged = 0
         """Records folded into another: duplicates skipped plus admitted records superseded."""
         self.superseded = 0
+        self._superseding: set[str] = set()  # admitted ids that superseded an admitted one
 
     def admit(self, event: Event) -> bool:
         aliases = event.aliases
@@ -235,9 +236,19 @@ class StreamFolder:
         if any(alias in self._ids for alias in aliases):
             self.superseded += 1
             self.merged += 1
+            self._superseding.add(event.id)
         self._ids[event.id] = _content_hash(event)
         self._aliases.update(aliases)
         return True
+
+    def withdraw(self, event: Event) -> None:
+        """An admitted event was rejected after all (its labelling failed): it is not
+        written, so it is not folded again, and the record it superseded stays indexed."""
+        self.pending.discard(event.id)
+        if event.id in self._superseding:
+            self._superseding.discard(event.id)
+            self.superseded -= 1
+            self.merged -= 1
 
 
 _CONTENT_ENCODER = msgspec.msgpack.Encoder()
