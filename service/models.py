@@ -273,12 +273,14 @@ class RejectedOut:
 
 @dataclass(slots=True)
 class UpsertResult:
-    """Counts of an NDJSON upsert; read = indexed + merged + rejected."""
+    """Counts of an NDJSON upsert; read = indexed + merged + rejected. `cache_hits`: events
+    whose labels came from the enrichment cache (the same headline indexed before)."""
 
     read: int
     indexed: int
     merged: int
     rejected: list[RejectedOut]
+    cache_hits: int = 0
 
 
 @dataclass(slots=True)

@@ -85,7 +85,7 @@ REINDEX_RATE = Gauge("eventsearch_reindex_events_per_second",
 REINDEX_FINISHED = Counter("eventsearch_reindex_jobs_finished", "Reindex jobs that ended, "
                            "by state", ["state"])
 CACHE_HITS = Counter("eventsearch_enrichment_cache_hits", "Events whose labels came from the "
-                     "enrichment cache, by source (reindex job)", ["source"])
+                     "enrichment cache, by source (reindex job, upsert)", ["source"])
 CACHE_EVENTS = Counter("eventsearch_enrichment_events", "Events indexed, by source: the "
                        "denominator of the cache hit rate", ["source"])
 REPLICA_LAG = Gauge("eventsearch_replica_lag_seconds",
@@ -134,10 +134,12 @@ class ObservedEventIndex(EventIndex):
 
 
 class ObservedEventWrites(EventWrites):
-    """The write API, counting rejected lines by kind of reason."""
+    """The write API, counting rejected lines by kind of reason and the cache's hits."""
 
     def upsert(self, body: bytes) -> UpsertResult:
         result = super().upsert(body)
+        CACHE_HITS.labels("upsert").inc(result.cache_hits)
+        CACHE_EVENTS.labels("upsert").inc(result.indexed)
         for rejected in result.rejected:
             REJECTED.labels("upsert", reason_kind(rejected.reason)).inc()
         return result

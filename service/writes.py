@@ -22,6 +22,7 @@ class EventWrites:
         return UpsertResult(
             read=summary.read, indexed=summary.indexed, merged=summary.merged,
             rejected=[RejectedOut(r.location, r.reason) for r in summary.first_rejects],
+            cache_hits=summary.cache_hits,
         )
 
     def enrich(self, event: Event) -> Event:

@@ -345,3 +345,23 @@ def test_the_shutdown_timeout_bounds_a_client_that_stops_reading(sample_data_dir
         assert any("timeout graceful shutdown exceeded" in line["message"]
                    for line in log_lines(log))
         stalled.close()
+
+
+def test_upserts_count_their_cache_hits(wikitimes_data):
+    """The same headline upserted twice: labelled once, then taken from the cache."""
+    settings = Settings(data_dir=wikitimes_data, api_key=KEY)
+    line = b'{"id": "cached-%d", "date": "2024-03-02", "headline": "Storms cut power in Chile."}\n'
+    with TestClient(app=create_app(settings)) as client:
+        def upsert(number: int) -> dict:
+            return client.post("/api/events", content=line % number,
+                               headers={"X-API-Key": KEY}).json()
+
+        def counted() -> tuple[float, float]:
+            text = client.get("/metrics").text
+            return (metric(text, "eventsearch_enrichment_cache_hits_total", source="upsert"),
+                    metric(text, "eventsearch_enrichment_events_total", source="upsert"))
+
+        upsert(1)
+        hits, events = counted()
+        assert upsert(2)["cache_hits"] == 1
+        assert counted() == (hits + 1, events + 1)
