@@ -127,6 +127,9 @@ class IngestOptions:
     # Enrichment on Dask workers instead of `processes` (indexer/dask_enrichment.py): a
     # scheduler's address (tcp://HOST:8786) or local:N for N worker processes here.
     cluster: str | None = None
+    # The story linker's headline vectors (topic_embedding.embed unless given): the write
+    # API's long-lived writer passes one that remembers them from request to request.
+    embed: Callable[[list[str]], object] | None = None
     cluster_retries: int = 2
 
 
@@ -225,7 +228,8 @@ def _run(records: Records, data_dir: Path, index: tantivy.Index,
             labelled = enricher.enrich(events)
             status = _StatusFile(options.status_path, summary, started)
             # Events without a story pass last, with the story their neighbours suggest.
-            linker = StoryLinker(None if fresh else _stories_between(index))
+            linker = StoryLinker(None if fresh else _stories_between(index),
+                                 embed=options.embed)
             with EventWriter(index, heap_size=options.writer_heap, threads=options.writer_threads,
                              fresh=fresh) as writer:
 
@@ -343,7 +347,7 @@ def _progress(events: Iterable[Event], enabled: bool | None) -> Iterator[Event]:
                      mininterval=0.5, dynamic_ncols=True))
 
 
-def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
+def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language, embed=None) -> IngestSummary:
     """Upsert the events of an NDJSON body into the live generation (the write API); every
     rejected line comes back in `first_rejects`, none goes to the rejects file.
 
@@ -352,7 +356,7 @@ def upsert_ndjson(body: bytes, data_dir: Path, nlp: Language) -> IngestSummary:
     """
     # A small writer: a request's worth of events, in a server that keeps answering.
     options = IngestOptions(nlp=nlp, progress=False, rejects_file=False,
-                            writer_heap=15_000_000, writer_threads=1)
+                            writer_heap=15_000_000, writer_threads=1, embed=embed)
     with storage.reindex_lock(data_dir, _UPSERT, queue_behind=_WRITES, wait=WRITE_QUEUE_SECONDS):
         def records() -> Iterable[Event | Rejected | Skipped]:
             return ndjson.parse("body", io.BytesIO(body))

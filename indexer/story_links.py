@@ -38,6 +38,7 @@ import re
 import tempfile
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -572,6 +573,28 @@ def _with(event, proposal: Proposal | None):
                                        suggested_story_confidence=None)
     return msgspec.structs.replace(event, suggested_story=proposal.story,
                                    suggested_story_confidence=proposal.confidence)
+
+
+class RememberingEmbed:
+    """Headline vectors (`topic_embedding.embed`), remembering those of the last `size`
+    texts (1 KB each). A long-lived writer (the write API's) links every upsert against the
+    index's story events of the same weeks: embedding them again on every request was most
+    of an upsert's cost."""
+
+    def __init__(self, size: int = 100_000):
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        embed = _default_embed()
+        missing = [text for text in dict.fromkeys(texts) if text not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, embed(missing)))
+        for text in texts:
+            self._vectors.move_to_end(text)
+        while len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+        return np.stack([self._vectors[text] for text in texts]) if texts else embed([])
 
 
 def _default_embed():

@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if follower:
                 follower.set()
             app.state.jobs.stop_all()
+            app.state.writes.close()
 
     return observability.observe(Litestar(
         route_handlers=[SearchController, DiscoverController, EventsController, AdminController,

@@ -123,8 +123,9 @@ class _Supervisor:
 
     def _spawn(self) -> multiprocessing.Process:
         listener = self.port.listener()
-        worker = self.context.Process(target=_worker, args=(self.config, listener),
-                                      daemon=True)
+        # Not a daemon: a daemonic process may not start children, and each worker starts
+        # its writer process (service.writes); the supervisor stops and joins them itself.
+        worker = self.context.Process(target=_worker, args=(self.config, listener))
         worker.start()
         listener.close()  # the worker's alone: it goes with the worker, queue and all
         self.workers[worker.pid] = worker

@@ -365,3 +365,27 @@ def test_upserts_count_their_cache_hits(wikitimes_data):
         hits, events = counted()
         assert upsert(2)["cache_hits"] == 1
         assert counted() == (hits + 1, events + 1)
+
+
+def test_upserts_are_labelled_and_written_in_a_writer_process_of_their_own(wikitimes_data):
+    """Not in a thread of the server process, where they shared its GIL with every search
+    and fell seconds behind under load; a killed writer is replaced, and the write it was
+    given is done by the next one."""
+    line = b'{"id": "writer-%d", "date": "2024-03-03", "headline": "Floods hit Peru."}\n'
+    with serve(wikitimes_data, workers=2, env={"EVENTSEARCH_API_KEY": KEY}) as (url, process, _):
+        def upsert(number: int) -> dict:
+            return httpx.post(f"{url}/api/events", content=line % number, timeout=120,
+                              headers={"X-API-Key": KEY}).json()
+
+        def writers() -> list[psutil.Process]:  # the workers' children (not spawn's tracker)
+            return [child for worker in psutil.Process(process.pid).children()
+                    for child in worker.children() if "spawn_main" in " ".join(child.cmdline())]
+
+        assert writers() == []
+        assert upsert(1)["indexed"] == 1
+        (writer,) = writers()
+        writer.kill()
+        writer.wait(10)
+        assert upsert(2)["indexed"] == 1
+        eventually(lambda: httpx.get(f"{url}/api/search",  # searchable within a second
+                                     params={"q": "Peru"}).json()["total"] == 2, timeout=5)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tantivy
 
-from indexer.story_links import settings
+from indexer.story_links import RememberingEmbed, settings
 
 DATA = Path(__file__).parent / "data" / "story_links.ndjson"
 QUAKES = "2023 Turkey–Syria earthquakes"
@@ -215,3 +216,15 @@ def test_events_folded_again_at_the_end_of_ingest_are_linked_as_their_final_vers
     assert floods.get("suggested_story") == FREDDY
     assert folded_events == final_events
     assert indexes["folded", "suggested"] == indexes["final", "suggested"]
+
+
+def test_remembering_embed_gives_embeds_vectors_and_embeds_each_text_once():
+    from indexer.enrich.topic_embedding import embed
+
+    remembering = RememberingEmbed(size=2)
+    texts = ["Floods hit Peru", "Storms cut power in Chile", "Floods hit Peru"]
+    assert np.allclose(remembering(texts), embed(texts))
+    assert list(remembering._vectors) == ["Storms cut power in Chile", "Floods hit Peru"]
+    remembering(["Quake shakes Japan"])  # past `size`: the least recently used goes
+    assert list(remembering._vectors) == ["Floods hit Peru", "Quake shakes Japan"]
+    assert remembering([]).shape == (0, embed(["x"]).shape[1])
