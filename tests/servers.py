@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -23,22 +25,35 @@ def _free_port() -> int:
 @contextmanager
 def running_server(data_dir, env: dict | None = None, workers: int = 1) -> Iterator[str]:
     """`eventsearch serve` in its own process on a free loopback port; yields its URL."""
-    port = _free_port()
-    # A file, not a pipe: an undrained pipe fills up with access logs and blocks the server.
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "indexer.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
+    with serve_process(data_dir, workers, env) as (url, _process, _log):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+
+
+@contextmanager
+def serve_process(data_dir, workers: int = 1, env: dict | None = None, args: tuple = (),
+                  log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen, Path]]:
+    """`eventsearch serve ARGS` in its own process on a free loopback port, its output in
+    `log_path` (a temporary file if None); yields its URL, process and log file."""
+    port = _free_port()
+    with contextlib.ExitStack() as cleanup:
+        if log_path is None:
+            log_path = Path(cleanup.enter_context(tempfile.TemporaryDirectory())) / "serve.log"
+        # A file, not a pipe: an undrained pipe fills up with access logs and blocks the server.
+        log = cleanup.enter_context(open(log_path, "w+b"))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "indexer.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers),
+             *args],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(url, process, log)
+            yield url, process, Path(log_path)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=40)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log, timeout: float = 60) -> None:

@@ -25,7 +25,7 @@ from indexer.index import storage
 from indexer.ingest import IngestOptions, reindex
 from service.search.engine import EventIndex
 from tests.conftest import WIKITIMES
-from tests.servers import _free_port, _wait_until_up, running_server
+from tests.servers import _free_port, running_server, serve_process
 from tests.test_reindex import ndjson_dump
 
 SEED = 14
@@ -312,18 +312,9 @@ def damaged_copy(two_generations, tmp_path: Path, damage: str) -> Path:
 @contextlib.contextmanager
 def serving(data: Path, log: Path):
     """`eventsearch serve` with its output in `log`; yields its URL."""
-    port = _free_port()
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port),
-             "--data-dir", str(data)], stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "EVENTSEARCH_RELOAD_INTERVAL": "0.2"})
-        try:
-            _wait_until_up(f"http://127.0.0.1:{port}", process, open(log, "rb"))
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with serve_process(data, env={"EVENTSEARCH_RELOAD_INTERVAL": "0.2"},
+                       log_path=log) as (url, _process, _log):
+        yield url
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))

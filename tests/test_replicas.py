@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import pytest
 
 from indexer.index.storage import generations_dir, live_generation
 from tests.conftest import SAMPLE_DUMP
-from tests.servers import _free_port, _wait_until_up, running_server
+from tests.servers import running_server, serve_process
 
 KEY = "replica-test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
@@ -66,21 +65,10 @@ def publish_new_generation(primary_dir, nlp):
 def replica(data_dir: Path, primary_url: str, workers: int = 1
             ) -> Iterator[tuple[str, subprocess.Popen, Path]]:
     """`eventsearch serve --follow PRIMARY` on a free port: (url, process, log file)."""
-    port, log_path = _free_port(), data_dir.parent / f"{data_dir.name}-{time.time_ns()}.log"
-    log = open(log_path, "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port), "--data-dir",
-         str(data_dir), "--workers", str(workers), "--follow", primary_url],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **FOLLOW})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
-        yield url, process, log_path
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    log_path = data_dir.parent / f"{data_dir.name}-{time.time_ns()}.log"
+    with serve_process(data_dir, workers, env=FOLLOW, args=("--follow", primary_url),
+                       log_path=log_path) as served:
+        yield served
 
 
 def replica_state(url: str) -> dict:
