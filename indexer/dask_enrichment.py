@@ -89,12 +89,13 @@ WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
                  "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1}}
 
 
-def local_cluster(workers: int) -> LocalCluster:
-    """N worker processes on this machine, configured for labelling."""
+def local_cluster(workers: int, env: dict[str, str] | None = None) -> LocalCluster:
+    """N worker processes on this machine, configured for labelling; `env` is set in every
+    worker process, those a nanny starts to replace a dead one included."""
     with dask.config.set(WORKER_CONFIG):
         # One thread per process: spaCy holds the GIL, so threads would only take turns.
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                            dashboard_address=None)
+                            dashboard_address=None, env=env or {})
 
 
 def plugin_name(client_fingerprint: str) -> str:

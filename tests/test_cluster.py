@@ -33,13 +33,11 @@ BATCH = 64  # small partitions, so a run has enough of them to be killed in the 
 @pytest.fixture(scope="module")
 def cluster():
     """Two single-threaded worker processes (each with its nanny, which restarts it), whose
-    environment asks them to fail on FAIL_MARKER."""
-    os.environ[CRASH_ENV] = FAIL_MARKER
-    try:
-        local = local_cluster(2)
-    finally:
-        del os.environ[CRASH_ENV]
-    with local, distributed.Client(local) as client:
+    environment asks them to fail on FAIL_MARKER (a worker restarted after the kill test's
+    too: set in the test process only at start, a CI run's replacement lacked it and its
+    retry labelled the partition)."""
+    with local_cluster(2, env={CRASH_ENV: FAIL_MARKER}) as local, \
+            distributed.Client(local) as client:
         yield local.scheduler_address, client
 
 
