@@ -652,15 +652,17 @@ def corpus(args) -> tuple[Path, Path, Path | None, str]:
 
 # --- report -----------------------------------------------------------------------------------
 
-def _route_rows(phase: dict) -> list[str]:
-    rows = []
+def _route_table(phase: dict) -> list[str]:
+    """A phase's (or window's) routes as a Markdown table, then a blank line."""
+    rows = ["| route | requests | errors | req/s | p50 ms | p99 ms | max ms |",
+            "|---|---|---|---|---|---|---|"]
     for route, row in phase["routes"].items():
         lat = row["latency_ms"] or {"p50": float("nan"), "p99": float("nan"),
                                     "max": float("nan")}
         rows.append(f"| {route} | {row['requests']:,} | {row['errors']} | "
                     f"{row['requests_per_second']:.1f} | {lat['p50']:.1f} | {lat['p99']:.1f} | "
                     f"{lat['max']:.1f} |")
-    return rows
+    return [*rows, ""]
 
 
 def report(results: dict) -> str:
@@ -675,8 +677,7 @@ def report(results: dict) -> str:
                   f"{phase['client_cpu_cores']:.2f} cores, servers "
                   f"{phase['server_cpu_cores']:.2f} cores; the clients' connections by "
                   f"server worker: {phase['connections_per_server_worker']})", "",
-                  "| route | requests | errors | req/s | p50 ms | p99 ms | max ms |",
-                  "|---|---|---|---|---|---|---|", *_route_rows(phase), ""]
+                  *_route_table(phase)]
         if "reindex" in phase:
             r = phase["reindex"]
             summary_ = r["summary"] or {}
@@ -688,8 +689,7 @@ def report(results: dict) -> str:
         if "swap_window" in phase:
             window = phase["swap_window"]
             lines += [f"Swap window: the {window['seconds']:.0f} s from the publish on:", "",
-                      "| route | requests | errors | req/s | p50 ms | p99 ms | max ms |",
-                      "|---|---|---|---|---|---|---|", *_route_rows(window), ""]
+                      *_route_table(window)]
         if "upserts" in phase:
             u = phase["upserts"]
             lag = u["visibility_lag_ms"] or {}
