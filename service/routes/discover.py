@@ -19,9 +19,10 @@ from service.models import (
     RelatedResponse,
     SuggestResponse,
 )
+from service.routes.search import FirstDay, LastDay
 from service.search.engine import EventIndex
 from service.search.facets import SEARCHABLE_FACETS
-from service.search.query import DAY_FORMAT, search_request
+from service.search.query import search_request
 from service.writes import EventWrites
 
 
@@ -59,12 +60,8 @@ class DiscoverController(Controller):
         entity: Annotated[list[str] | None, QueryParameter(description="Filter")] = None,
         story: Annotated[list[str] | None, QueryParameter(description="Filter")] = None,
         source: Annotated[list[str] | None, QueryParameter(description="Filter")] = None,
-        date_from: Annotated[str | None, QueryParameter(
-            name="from", schema_extra=DAY_FORMAT,
-            description="First day, YYYY-MM-DD (inclusive)")] = None,
-        date_to: Annotated[str | None, QueryParameter(
-            name="to", schema_extra=DAY_FORMAT,
-            description="Last day, YYYY-MM-DD (inclusive)")] = None,
+        date_from: FirstDay = None,
+        date_to: LastDay = None,
         size: Annotated[int, QueryParameter(ge=1, le=100, description="How many")] = 20,
     ) -> FacetSearchResponse:
         request = search_request(q=q, country=country, topic=topic, entity=entity,

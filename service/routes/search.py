@@ -21,6 +21,12 @@ from service.search.query import (
     search_request,
 )
 
+# The date range, as every route that narrows a search by it takes it.
+FirstDay = Annotated[str | None, QueryParameter(
+    name="from", schema_extra=DAY_FORMAT, description="First day, YYYY-MM-DD (inclusive)")]
+LastDay = Annotated[str | None, QueryParameter(
+    name="to", schema_extra=DAY_FORMAT, description="Last day, YYYY-MM-DD (inclusive)")]
+
 
 class SearchController(Controller):
     path = "/api/search"
@@ -50,12 +56,8 @@ class SearchController(Controller):
             description="Story label; repeat to match any")] = None,
         source: Annotated[list[str] | None, QueryParameter(
             description="Source name (e.g. Reuters); repeat to match any")] = None,
-        date_from: Annotated[str | None, QueryParameter(
-            name="from", schema_extra=DAY_FORMAT,
-            description="First day, YYYY-MM-DD (inclusive)")] = None,
-        date_to: Annotated[str | None, QueryParameter(
-            name="to", schema_extra=DAY_FORMAT,
-            description="Last day, YYYY-MM-DD (inclusive)")] = None,
+        date_from: FirstDay = None,
+        date_to: LastDay = None,
         sort: Annotated[str | None, QueryParameter(
             description="relevance; -date (alias date:desc) newest first; date (alias "
                         "date:asc) oldest first. Default: relevance when `q` has words, "
